@@ -21,7 +21,7 @@ class GraphPort(Protocol):
         ...
 
     def read_default_method(self, user: str) -> tuple[str | None, bool | None]:
-        """``(userPreferredMethodForSecondaryAuthentication, isSystemPreferredAuthenticationMethodEnabled)``."""
+        """The user's default method and whether system-preferred MFA is on (beta signInPreferences)."""
         ...
 
     def apply(self, operation: Operation) -> str | None:
