@@ -1,0 +1,1 @@
+"""Bulk pre-provisioning of Microsoft Entra ID phone and email authentication methods."""
