@@ -1,0 +1,330 @@
+"""The Microsoft Graph adapter: ``GraphPort`` over one ``httpx.Client``, one retry policy per single call.
+
+Responses become models here; statuses become ``GraphError``s in ``graph_errors``; URLs come from
+``graph_paths``. Logs carry method kinds, statuses, request ids and masked UPNs, never values.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import assert_never
+
+import httpx
+import tenacity
+
+from provisioning.errors import GraphError, PermanentGraphError, TransientGraphError
+from provisioning.graph_errors import (
+    LOOKUP_PERMISSION,
+    READ_PERMISSION,
+    USER_NOT_FOUND_CODES,
+    WRITE_PERMISSION,
+    Call,
+    UncertainWriteError,
+    error_for,
+    transport_error,
+)
+from provisioning.graph_paths import GraphPaths, is_object_id
+from provisioning.masking import mask_user
+from provisioning.models import (
+    PHONE_KINDS,
+    AddEmail,
+    AddPhone,
+    CurrentMethods,
+    DeleteEmail,
+    DeletePhone,
+    MethodKind,
+    Operation,
+    SetDefaultMethod,
+    SetSmsSignIn,
+    UpdateEmail,
+    UpdatePhone,
+    method_key,
+)
+
+logger = logging.getLogger(__name__)
+
+_PHONE_TYPES: Mapping[str, MethodKind] = {kind.value: kind for kind in PHONE_KINDS}
+
+
+@dataclass(frozen=True)
+class _Reply:
+    body: object
+    request_id: str | None
+
+
+class GraphClient:
+    """``GraphPort`` for Microsoft Graph (v1.0, and beta for signInPreferences).
+
+    Every request carries a fresh ``client-request-id``; writes return Graph's ``request-id``. Each
+    single call is retried by *retrying* (only ``TransientGraphError``); a POST that may have been
+    applied is re-read before it is sent again.
+    """
+
+    def __init__(self, http: httpx.Client, retrying: tenacity.Retrying, *, graph_root: str) -> None:
+        self._http = http
+        self._retrying = retrying
+        self._paths = GraphPaths(graph_root)
+        self._object_ids: dict[str, str] = {}
+
+    def close(self) -> None:
+        """Close the HTTP client's connections."""
+        self._http.close()
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def read_methods(self, user: str, *, email: bool) -> CurrentMethods:
+        """Phones (and the email when *email*) plus the mobile's SMS sign-in state; 404 user raises."""
+        reply = self._send(
+            Call("GET", self._paths.phone_methods(user), user, "read phone methods", READ_PERMISSION)
+        )
+        phones: dict[MethodKind, str] = {}
+        sms_state: str | None = None
+        for item in _items(reply):
+            kind = _PHONE_TYPES.get(str(item.get("phoneType")))
+            number = item.get("phoneNumber")
+            if kind is None or not isinstance(number, str):
+                continue  # unknownFutureValue and the like: not ours to manage
+            phones[kind] = number
+            state = item.get("smsSignInState")
+            if kind is MethodKind.MOBILE and isinstance(state, str):
+                sms_state = state
+        address = self._read_email(user) if email else None
+        return CurrentMethods(
+            user=user, phones=phones, email=address, email_known=email, sms_sign_in_state=sms_state
+        )
+
+    def _read_email(self, user: str) -> str | None:
+        reply = self._send(
+            Call("GET", self._paths.email_methods(user), user, "read email method", READ_PERMISSION)
+        )
+        addresses = [
+            item["emailAddress"] for item in _items(reply) if isinstance(item.get("emailAddress"), str)
+        ]
+        return str(addresses[0]) if addresses else None
+
+    def read_default_method(self, user: str) -> tuple[str | None, bool | None]:
+        """Graph's ``userPreferredMethodForSecondaryAuthentication`` and system-preferred flag (beta)."""
+        url = self._paths.sign_in_preferences(user)
+        body = self._send(Call("GET", url, user, "read default method", READ_PERMISSION)).body
+        prefs = body if isinstance(body, dict) else {}
+        method = prefs.get("userPreferredMethodForSecondaryAuthentication")
+        system = prefs.get("isSystemPreferredAuthenticationMethodEnabled")
+        return (method if isinstance(method, str) else None, system if isinstance(system, bool) else None)
+
+    def read_sms_sign_in_state(self, user: str) -> str | None:
+        """The mobile's ``smsSignInState``, or None when the user has no mobile (404 itemNotFound)."""
+        url = self._paths.phone_method(user, MethodKind.MOBILE)
+        call = Call("GET", url, user, "read mobile phone", READ_PERMISSION, one_method=True)
+        try:
+            body = self._send(call).body
+        except PermanentGraphError as exc:
+            if exc.status == 404 and exc.code not in USER_NOT_FOUND_CODES:
+                return None
+            raise
+        state = body.get("smsSignInState") if isinstance(body, dict) else None
+        return state if isinstance(state, str) else None
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def apply(self, operation: Operation) -> str | None:
+        """Perform one write and return Graph's ``request-id``; raises ``GraphError``."""
+        call, applied = self._request_for(operation)
+        return self._write(call) if applied is None else self._post(call, applied)
+
+    def _request_for(self, operation: Operation) -> tuple[Call, Callable[[], bool] | None]:
+        """The request for one operation and, for a POST, how a re-read tells that it applied."""
+        paths = self._paths
+        match operation:
+            case AddPhone(user=user, kind=kind, number=number):
+                body = {"phoneNumber": number, "phoneType": kind.value}
+                call = _write_call(
+                    "POST", paths.phone_methods(user), user, f"add {kind} phone", body, one_method=False
+                )
+                return call, lambda: _same(
+                    kind, self.read_methods(user, email=False).phones.get(kind), number
+                )
+            case UpdatePhone(user=user, kind=kind, number=number):
+                body = {"phoneNumber": number, "phoneType": kind.value}
+                return _write_call(
+                    "PATCH", paths.phone_method(user, kind), user, f"update {kind} phone", body
+                ), None
+            case DeletePhone(user=user, kind=kind):
+                return _write_call(
+                    "DELETE", paths.phone_method(user, kind), user, f"delete {kind} phone"
+                ), None
+            case AddEmail(user=user, address=address):
+                call = _write_call(
+                    "POST",
+                    paths.email_methods(user),
+                    user,
+                    "add email",
+                    {"emailAddress": address},
+                    one_method=False,
+                )
+                return call, lambda: _same(MethodKind.EMAIL, self._read_email(user), address)
+            case UpdateEmail(user=user, address=address):
+                body = {"emailAddress": address}
+                return _write_call("PATCH", paths.email_method(user), user, "update email", body), None
+            case DeleteEmail(user=user):
+                return _write_call("DELETE", paths.email_method(user), user, "delete email"), None
+            case SetDefaultMethod(user=user, method=method):
+                # Object id rather than UPN for these two (graph-api.md section 2 notes, docs issue #13328).
+                url = paths.sign_in_preferences(self._object_id(user))
+                body = {"userPreferredMethodForSecondaryAuthentication": method.value}
+                return _write_call("PATCH", url, user, "set default method", body, one_method=False), None
+            case SetSmsSignIn(user=user, enable=enable):
+                object_id = self._object_id(user)
+                what = "enable SMS sign-in" if enable else "disable SMS sign-in"
+                call = _write_call("POST", paths.sms_sign_in(object_id, enable=enable), user, what)
+                return call, lambda: (self.read_sms_sign_in_state(object_id) == "ready") == enable
+            case _:
+                assert_never(operation)
+
+    def _object_id(self, user: str) -> str:
+        """The user's object id: *user* itself when a GUID, else looked up once per client."""
+        if is_object_id(user):
+            return user
+        key = user.lower()
+        if key not in self._object_ids:
+            call = Call("GET", self._paths.user_id(user), user, "look up user", LOOKUP_PERMISSION)
+            reply = self._send(call)
+            object_id = reply.body.get("id") if isinstance(reply.body, dict) else None
+            if not isinstance(object_id, str) or not is_object_id(object_id):
+                raise _unexpected(call, reply)
+            self._object_ids[key] = object_id
+        return self._object_ids[key]
+
+    def _write(self, call: Call) -> str | None:
+        """PATCH or DELETE, retried as is; a DELETE meeting 404 after a failed try already took effect."""
+        failed_before = False
+
+        def attempt() -> str | None:
+            nonlocal failed_before
+            try:
+                return self._send_once(call).request_id
+            except TransientGraphError:
+                failed_before = True
+                raise
+            except PermanentGraphError as exc:
+                gone = exc.status == 404 and exc.code not in USER_NOT_FOUND_CODES
+                if call.method == "DELETE" and failed_before and gone:
+                    return exc.request_id
+                raise
+
+        return self._retrying.copy()(attempt)
+
+    def _post(self, call: Call, applied: Callable[[], bool]) -> str | None:
+        """A POST is not idempotent: after a timeout or 500/502/504, re-read and send again only if needed."""
+
+        def attempt() -> str | None:
+            try:
+                return self._send_once(call).request_id
+            except UncertainWriteError as exc:
+                if self._confirm(call, applied, exc):
+                    logger.info("%s for %s: re-read shows it applied", call.what, mask_user(call.user))
+                    return exc.request_id
+                retry = TransientGraphError(
+                    f"{exc.message}; a re-read shows it was not applied, so it is sent again",
+                    status=exc.status,
+                    code=exc.code,
+                    request_id=exc.request_id,
+                    client_request_id=exc.client_request_id,
+                    retry_after=exc.retry_after,
+                )
+                raise retry from exc
+
+        return self._retrying.copy()(attempt)
+
+    def _confirm(self, call: Call, applied: Callable[[], bool], uncertain: GraphError) -> bool:
+        try:
+            return applied()
+        except GraphError as exc:
+            msg = f"{uncertain.message}; re-reading to check failed too, so check the user in the Entra admin center"
+            raise PermanentGraphError(
+                msg,
+                status=uncertain.status,
+                code=uncertain.code,
+                request_id=uncertain.request_id,
+                client_request_id=uncertain.client_request_id,
+            ) from exc
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def _send(self, call: Call) -> _Reply:
+        return self._retrying.copy()(self._send_once, call)
+
+    def _send_once(self, call: Call) -> _Reply:
+        client_request_id = str(uuid.uuid4())
+        try:
+            response = self._http.request(
+                call.method, call.url, json=call.body, headers={"client-request-id": client_request_id}
+            )
+        except httpx.TransportError as exc:
+            raise transport_error(call, exc, client_request_id) from exc
+        request_id = response.headers.get("request-id")
+        logger.debug(
+            "%s for %s: %d (request-id %s, client-request-id %s)",
+            call.what,
+            mask_user(call.user),
+            response.status_code,
+            request_id,
+            client_request_id,
+        )
+        if response.is_success:
+            return _Reply(_json(response), request_id)
+        error = error_for(call, response, client_request_id)
+        logger.warning(
+            "%s for %s: %d %s (request-id %s, client-request-id %s, date %s, x-ms-ags-diagnostic %s)",
+            call.what,
+            mask_user(call.user),
+            response.status_code,
+            error.code,
+            request_id,
+            client_request_id,
+            response.headers.get("Date"),
+            response.headers.get("x-ms-ags-diagnostic"),
+        )
+        raise error
+
+
+def _write_call(
+    method: str,
+    url: str,
+    user: str,
+    what: str,
+    body: Mapping[str, str] | None = None,
+    *,
+    one_method: bool = True,
+) -> Call:
+    """A write; unless *one_method* is False its URL names one method (a 404 may mean that method)."""
+    return Call(method, url, user, what, WRITE_PERMISSION, body, one_method=one_method)
+
+
+def _json(response: httpx.Response) -> object:
+    try:
+        body: object = response.json()
+    except ValueError:  # 201/204 may come with an empty or non-JSON body
+        return None
+    return body
+
+
+def _items(reply: _Reply) -> list[Mapping[str, object]]:
+    """The objects of a collection answer (``{"value": [...]}``)."""
+    body = reply.body
+    values = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(values, list):
+        msg = "Graph returned a collection without a value list"
+        raise PermanentGraphError(msg, request_id=reply.request_id)
+    return [item for item in values if isinstance(item, dict)]
+
+
+def _unexpected(call: Call, reply: _Reply) -> PermanentGraphError:
+    msg = f"{call.what} for {mask_user(call.user)}: Graph returned an unexpected body"
+    return PermanentGraphError(msg, request_id=reply.request_id)
+
+
+def _same(kind: MethodKind, have: str | None, want: str) -> bool:
+    return have is not None and method_key(kind, have) == method_key(kind, want)

@@ -1,0 +1,161 @@
+"""The executor: read each user's methods, plan, apply in the plan's order, and record one outcome per row.
+
+Per-user Graph failures become values (``Outcome``); only bugs and configuration errors escape.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from provisioning.errors import AuthenticationError, GraphError
+from provisioning.masking import mask_text, mask_user
+from provisioning.models import (
+    AddEmail,
+    AddPhone,
+    CurrentMethods,
+    DesiredRow,
+    MethodKind,
+    OperationResult,
+    Outcome,
+    OutcomeKind,
+    Plan,
+    SetSmsSignIn,
+)
+from provisioning.planner import needs_default_method, needs_email, plan
+from provisioning.ports import GraphPort
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+def provision(
+    rows: Sequence[DesiredRow],
+    graph: GraphPort,
+    *,
+    dry_run: bool,
+    concurrency: int = 1,
+    progress: Progress | None = None,
+) -> list[Outcome]:
+    """One outcome per row, in input order. With *dry_run* nothing is written.
+
+    Rows run concurrently (up to *concurrency* users at a time); one user's operations always run
+    in the plan's order. An authentication failure stops the run (it would fail every row).
+    """
+    total = len(rows)
+    done = 0
+    lock = threading.Lock()
+
+    def run(row: DesiredRow) -> Outcome:
+        nonlocal done
+        outcome = provision_row(row, graph, dry_run=dry_run)
+        with lock:
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        return outcome
+
+    if concurrency <= 1:
+        return [run(row) for row in rows]
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="provision") as pool:
+        return list(pool.map(run, rows))
+
+
+def provision_row(row: DesiredRow, graph: GraphPort, *, dry_run: bool) -> Outcome:
+    """Read, plan and (unless *dry_run*) apply one row; never raises for a Graph error of this user."""
+    if not row.valid:
+        return Outcome(row, OutcomeKind.INVALID, error="; ".join(row.errors))
+    try:
+        current = _read(row, graph, dry_run=dry_run)
+    except AuthenticationError:
+        raise
+    except GraphError as exc:
+        log.warning("line %d %s: read failed: %s", row.line, mask_user(row.user), mask_text(str(exc)))
+        return Outcome(row, OutcomeKind.FAILED, error=_describe(exc), request_ids=_ids(exc))
+    the_plan = plan(current, row)
+    if dry_run:
+        kind = _kind(the_plan, (), planned=True)
+        return Outcome(row, kind, plan=the_plan, current=current, sms_sign_in_state=current.sms_sign_in_state)
+    results = _apply(the_plan, graph)
+    state = _sms_state_after(row, graph, current, results)
+    outcome = Outcome(
+        row,
+        _kind(the_plan, results, planned=False),
+        plan=the_plan,
+        current=current,
+        results=results,
+        error=next((r.error for r in results if not r.ok), None),
+        sms_sign_in_state=state,
+        request_ids=tuple(r.request_id for r in results if r.request_id),
+    )
+    log.info("line %d %s: %s", row.line, mask_user(row.user), outcome.kind)
+    return outcome
+
+
+def _read(row: DesiredRow, graph: GraphPort, *, dry_run: bool) -> CurrentMethods:
+    current = graph.read_methods(row.user, email=needs_email(row))
+    if needs_default_method(current, row):
+        default, system_preferred = graph.read_default_method(row.user)
+        current = replace(
+            current, default_method=default, default_known=True, system_preferred=system_preferred
+        )
+    if not dry_run and _undo_needs_email(row, current):
+        # undo.csv removes what this run adds with ForcedRemoval, which also clears every empty
+        # managed cell: the email's previous value must be known to keep it.
+        email_state = graph.read_methods(row.user, email=True)
+        current = replace(current, email=email_state.email, email_known=True)
+    return current
+
+
+def _undo_needs_email(row: DesiredRow, current: CurrentMethods) -> bool:
+    if current.email_known or MethodKind.EMAIL not in row.managed:
+        return False
+    return any(isinstance(op, AddPhone | AddEmail) for op in plan(current, row).operations)
+
+
+def _apply(the_plan: Plan, graph: GraphPort) -> tuple[OperationResult, ...]:
+    """Apply in order; stop at the first failure so no later step runs on a broken premise."""
+    results: list[OperationResult] = []
+    for op in the_plan.operations:
+        try:
+            request_id = graph.apply(op)
+        except AuthenticationError:
+            raise
+        except GraphError as exc:
+            results.append(OperationResult(op, ok=False, request_id=exc.request_id, error=_describe(exc)))
+            break
+        results.append(OperationResult(op, ok=True, request_id=request_id))
+    return tuple(results)
+
+
+def _sms_state_after(
+    row: DesiredRow, graph: GraphPort, current: CurrentMethods, results: Sequence[OperationResult]
+) -> str | None:
+    if not any(r.ok and isinstance(r.operation, SetSmsSignIn) for r in results):
+        return current.sms_sign_in_state
+    try:
+        return graph.read_sms_sign_in_state(row.user)
+    except GraphError:
+        return None  # the write is done; the state read is informational only
+
+
+def _kind(the_plan: Plan, results: Sequence[OperationResult], *, planned: bool) -> OutcomeKind:
+    if any(not r.ok for r in results):
+        return OutcomeKind.FAILED
+    if (planned and the_plan.operations) or any(r.ok for r in results):
+        return OutcomeKind.CHANGED
+    return OutcomeKind.SKIPPED if the_plan.skipped else OutcomeKind.UNCHANGED
+
+
+def _describe(exc: GraphError) -> str:
+    status = f"{exc.status} " if exc.status else ""
+    code = f"{exc.code}: " if exc.code else ""
+    return mask_text(f"{status}{code}{exc.message}".strip())
+
+
+def _ids(exc: GraphError) -> tuple[str, ...]:
+    return (exc.request_id,) if exc.request_id else ()
