@@ -1,0 +1,194 @@
+"""Phone numbers from admins' files into Graph's ``+{country code} {number}[x{ext}]`` form (pure).
+
+Also owns the spreadsheet-formula check that every free-text cell goes through.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+# Graph's phoneNumber format, "+{country code} {number}x{extension}"
+# (learn.microsoft.com/graph/api/resources/phoneauthenticationmethod).
+_MAX_LENGTH = 64
+_MAX_EXTENSION_DIGITS = 10
+# A trailing extension: "x123", "ext 123", "ext. 123", "extension 123", "#123".
+_EXTENSION = re.compile(r"^(?P<number>.*?)\s*(?:e?xt(?:ension)?\.?|x|#)\s*(?P<ext>[0-9]+)\s*$", re.IGNORECASE)
+# Spaces (any Unicode space, e.g. the no-break spaces Excel writes), dashes, dots, slashes, brackets.
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212./()\[\]]")
+_FORMULA_STARTS = ("=", "@", "-", "\t", "\r")
+
+
+class PhoneError(ValueError):
+    """A cell that is not a usable phone number; the message tells the admin why."""
+
+
+def looks_like_formula(text: str) -> bool:
+    """Whether a cell would run as a formula in a spreadsheet (CSV injection, OWASP).
+
+    True when it starts with ``=``, ``@``, ``-``, a tab or a CR, or with ``+`` followed by
+    anything but a digit, a space or a bracket (``+31 6…`` and ``+(31)`` are phone numbers).
+    """
+    for candidate in (text, text.lstrip(" ")):
+        if candidate.startswith(_FORMULA_STARTS):
+            return True
+        if candidate.startswith("+") and len(candidate) > 1:
+            follower = candidate[1]
+            if not (follower.isdecimal() or follower.isspace() or follower in "(["):
+                return True
+    return False
+
+
+def check_region(region: str) -> str:
+    """The ISO 3166 alpha-2 code *region* in upper case; PhoneError if phonenumbers does not know it."""
+    code = region.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        msg = f"{region!r} is not a known ISO 3166 region code (e.g. NL, DE, US)"
+        raise PhoneError(msg)
+    return code
+
+
+def normalise_phone(text: str, default_region: str | None) -> str:
+    """*text* in Graph's form, e.g. ``+31 612345678`` or ``+1 4255550100x123``.
+
+    Accepts ``+`` or ``00`` prefixes, separators, ``(0)`` and a stray trunk zero after the country
+    code. Numbers without a country code use *default_region* (ISO 3166 alpha-2). Raises
+    ``PhoneError`` (and nothing else) for anything phonenumbers does not call valid.
+    """
+    if looks_like_formula(text):
+        msg = "looks like a spreadsheet formula; enter the number as plain text, e.g. +31 612345678"
+        raise PhoneError(msg)
+    stripped = text.strip()
+    if not stripped:
+        msg = "empty"
+        raise PhoneError(msg)
+    if len(stripped) > _MAX_LENGTH:
+        msg = f"longer than {_MAX_LENGTH} characters; not a phone number"
+        raise PhoneError(msg)
+    number, extension = _split_extension(stripped)
+    compact = _compact(number)
+    if compact.startswith(("+", "00")):
+        country_code, national = _international(compact)
+    else:
+        country_code, national = _national(compact, default_region)
+    return f"+{country_code} {national}" + (f"x{extension}" if extension else "")
+
+
+def _split_extension(text: str) -> tuple[str, str]:
+    match = _EXTENSION.match(text)
+    if match is None:
+        return text, ""
+    extension = match["ext"]
+    if len(extension) > _MAX_EXTENSION_DIGITS:
+        msg = f"extension longer than {_MAX_EXTENSION_DIGITS} digits"
+        raise PhoneError(msg)
+    return match["number"], extension
+
+
+def _compact(number: str) -> str:
+    """The number without separators: only digits and ``+`` remain, or PhoneError."""
+    compact = _SEPARATORS.sub("", number)
+    if not compact:
+        msg = "no digits"
+        raise PhoneError(msg)
+    bad = sorted({ch for ch in compact if ch != "+" and not ("0" <= ch <= "9")})
+    if bad:
+        shown = ", ".join(repr(ch) for ch in bad[:5])
+        msg = f"contains {shown}; a phone number has only digits, spaces and + - . ( ) /"
+        raise PhoneError(msg)
+    prefixes = compact.count("+") + (compact.lstrip("+").startswith("00"))
+    if prefixes > 1:
+        msg = "two international prefixes (+ or 00); keep one, e.g. +31 612345678"
+        raise PhoneError(msg)
+    if "+" in compact[1:]:
+        msg = "a '+' in the middle; it belongs only at the start"
+        raise PhoneError(msg)
+    return compact
+
+
+def _international(compact: str) -> tuple[int, str]:
+    digits = compact[1:] if compact.startswith("+") else compact[2:]
+    country_code = _country_code(digits)
+    rest = digits[len(str(country_code)) :]
+    national = _valid_national(country_code, rest)
+    if national is not None:
+        return country_code, national
+    raise PhoneError(_invalid_reason(country_code, rest))
+
+
+def _country_code(digits: str) -> int:
+    # Country codes are prefix-free and 1 to 3 digits long (ITU-T E.164).
+    for length in (1, 2, 3):
+        candidate = digits[:length]
+        if len(candidate) == length and int(candidate) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return int(candidate)
+    msg = "no valid country code after the international prefix; write it as +CC NUMBER, e.g. +31 612345678"
+    raise PhoneError(msg)
+
+
+def _valid_national(country_code: int, rest: str) -> str | None:
+    """The national significant number if *rest* is valid, or valid once its trunk zero is dropped.
+
+    The zero is dropped only when the number is invalid with it and valid without it: Italian
+    numbers keep theirs (``+39 0612345678``), Dutch ones lose it (``+31 0612345678``).
+    """
+    for national in (rest, rest[1:] if rest.startswith("0") else None):
+        if national and _is_valid(country_code, national):
+            return national
+    return None
+
+
+def _is_valid(country_code: int, national: str) -> bool:
+    if len(national) > 17:  # E.164 allows 15 digits in all; longer cannot be valid
+        return False
+    zeros = len(national) - len(national.lstrip("0"))
+    number = phonenumbers.PhoneNumber(
+        country_code=country_code,
+        national_number=int(national),
+        italian_leading_zero=zeros > 0 or None,
+        number_of_leading_zeros=zeros if zeros > 1 else None,
+    )
+    return bool(phonenumbers.is_valid_number(number))
+
+
+def _invalid_reason(country_code: int, rest: str) -> str:
+    cc = str(country_code)
+    for doubled in (cc, "0" + cc, "00" + cc):
+        if rest.startswith(doubled) and _valid_national(country_code, rest[len(doubled) :]):
+            return f"country code +{cc} written twice; keep one"
+    region = phonenumbers.region_code_for_country_code(country_code)
+    return f"not a valid phone number for country code +{cc} ({region}){_length_hint(country_code, rest)}"
+
+
+def _length_hint(country_code: int, rest: str) -> str:
+    if not rest or len(rest) > 17:
+        return ": wrong length" if rest else ": nothing after the country code"
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(rest))
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    hints = {
+        phonenumbers.ValidationResult.TOO_SHORT: ": too short",
+        phonenumbers.ValidationResult.TOO_LONG: ": too long",
+        phonenumbers.ValidationResult.INVALID_LENGTH: ": wrong length",
+    }
+    return hints.get(reason, "")
+
+
+def _national(compact: str, default_region: str | None) -> tuple[int, str]:
+    if default_region is None:
+        msg = (
+            "no country code; write it as +CC NUMBER (e.g. +31 612345678) or set PROVISIONING_DEFAULT_REGION"
+        )
+        raise PhoneError(msg)
+    region = check_region(default_region)
+    try:
+        number = phonenumbers.parse(compact, region)
+    except phonenumbers.NumberParseException as exc:
+        msg = f"not a phone number for region {region}"
+        raise PhoneError(msg) from exc
+    country_code = int(number.country_code or 0)
+    if not phonenumbers.is_valid_number(number):
+        hint = _length_hint(country_code, str(number.national_number))
+        msg = f"not a valid phone number for region {region}{hint}"
+        raise PhoneError(msg)
+    return country_code, phonenumbers.national_significant_number(number)
