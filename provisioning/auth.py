@@ -190,6 +190,14 @@ class LazyMsalApp:
             app = self._app
         return app.acquire_token_for_client(scopes=scopes)
 
+    def close(self) -> None:
+        """Close MSAL's HTTP session, if the app was built."""
+        with self._lock:
+            session = getattr(self._app, "http_client", None)
+        close = getattr(session, "close", None)
+        if callable(close):
+            close()
+
 
 class TokenProvider:
     """App-only tokens for one scope. MSAL caches them; errors become ``AuthenticationError``.
@@ -212,6 +220,12 @@ class TokenProvider:
         self._note = note
         self._sleep = sleep
         self._backoff = tuple(backoff)
+
+    def close(self) -> None:
+        """Release the app's connections (MSAL keeps a requests session)."""
+        close = getattr(self._app, "close", None)
+        if callable(close):
+            close()
 
     def token(self) -> str:
         """A valid access token; raises ``AuthenticationError`` with what to fix."""

@@ -32,7 +32,10 @@ def build_graph(
     The certificate is read here, so a bad one raises ``AuthenticationError`` now; the token
     endpoint is first called on the first Graph request.
     """
-    token_source = tokens if tokens is not None else build_token_provider(settings, sleep=sleep)
+    on_close: Callable[[], None] | None = None
+    if tokens is None:
+        provider = build_token_provider(settings, sleep=sleep)
+        tokens, on_close = provider, provider.close
     # SSL_CERT_FILE (read into settings) lets a test server's CA in; otherwise httpx's default trust.
     verify: ssl.SSLContext | bool = (
         ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else True
@@ -44,7 +47,7 @@ def build_graph(
         keepalive_expiry=30.0,
     )
     http = httpx.Client(
-        auth=BearerAuth(token_source),
+        auth=BearerAuth(tokens),
         timeout=httpx.Timeout(settings.http_timeout, connect=min(settings.http_timeout, 10.0)),
         verify=verify,
         http2=False,
@@ -54,4 +57,4 @@ def build_graph(
         follow_redirects=False,
     )
     retrying = graph_retrying(attempts=settings.max_attempts, sleep=sleep)
-    return GraphClient(http, retrying, graph_root=settings.graph_root)
+    return GraphClient(http, retrying, graph_root=settings.graph_root, on_close=on_close)

@@ -152,16 +152,16 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_REJECTED
     for warning in parsed.warnings:
         print(f"warning: {warning}", file=err)
-    graph = build_graph(settings)
     dry_run = args.command == "plan"
     started = _now()
-    outcomes = provision(
-        list(parsed.rows),
-        graph,
-        dry_run=dry_run,
-        concurrency=args.concurrency or settings.concurrency,
-        progress=_progress_bar(err, len(parsed.rows)),
-    )
+    with build_graph(settings) as graph:
+        outcomes = provision(
+            list(parsed.rows),
+            graph,
+            dry_run=dry_run,
+            concurrency=args.concurrency or settings.concurrency,
+            progress=_progress_bar(err, len(parsed.rows)),
+        )
     result = RunResult(parsed, outcomes, started, _now())
     if args.report_dir:
         _write_reports(Path(args.report_dir), result, dry_run=dry_run)

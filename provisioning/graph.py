@@ -47,6 +47,8 @@ from provisioning.models import (
 logger = logging.getLogger(__name__)
 
 _PHONE_TYPES: Mapping[str, MethodKind] = {kind.value: kind for kind in PHONE_KINDS}
+# Methods that cannot be a default sign-in method: the password, and email (SSPR only).
+_NOT_MFA = frozenset({"passwordAuthenticationMethod", "emailAuthenticationMethod"})
 
 
 @dataclass(frozen=True)
@@ -63,47 +65,64 @@ class GraphClient:
     applied is re-read before it is sent again.
     """
 
-    def __init__(self, http: httpx.Client, retrying: tenacity.Retrying, *, graph_root: str) -> None:
+    def __init__(
+        self,
+        http: httpx.Client,
+        retrying: tenacity.Retrying,
+        *,
+        graph_root: str,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         self._http = http
         self._retrying = retrying
         self._paths = GraphPaths(graph_root)
         self._object_ids: dict[str, str] = {}
+        self._on_close = on_close
 
     def close(self) -> None:
-        """Close the HTTP client's connections."""
+        """Close the HTTP client's connections (and the token provider's, when it was given)."""
         self._http.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    def __enter__(self) -> GraphClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # --- reads -------------------------------------------------------------------------------
 
-    def read_methods(self, user: str, *, email: bool) -> CurrentMethods:
-        """Phones (and the email when *email*) plus the mobile's SMS sign-in state; 404 user raises."""
-        reply = self._send(
-            Call("GET", self._paths.phone_methods(user), user, "read phone methods", READ_PERMISSION)
-        )
+    def read_methods(self, user: str) -> CurrentMethods:
+        """All of the user's methods in one read: phones with the mobile's SMS state, email, the rest.
+
+        ``GET /authentication/methods`` lists every method with its ``@odata.type``
+        (learn.microsoft.com/graph/api/authentication-list-methods); 404 user raises.
+        """
+        reply = self._send(Call("GET", self._paths.methods(user), user, "read methods", READ_PERMISSION))
         phones: dict[MethodKind, str] = {}
         sms_state: str | None = None
+        email: str | None = None
+        others: list[str] = []
         for item in _items(reply):
-            kind = _PHONE_TYPES.get(str(item.get("phoneType")))
-            number = item.get("phoneNumber")
-            if kind is None or not isinstance(number, str):
-                continue  # unknownFutureValue and the like: not ours to manage
-            phones[kind] = number
-            state = item.get("smsSignInState")
-            if kind is MethodKind.MOBILE and isinstance(state, str):
-                sms_state = state
-        address = self._read_email(user) if email else None
+            odata_type = str(item.get("@odata.type", "")).removeprefix("#microsoft.graph.")
+            if odata_type == "phoneAuthenticationMethod":
+                kind = _PHONE_TYPES.get(str(item.get("phoneType")))
+                number = item.get("phoneNumber")
+                if kind is None or not isinstance(number, str):
+                    continue  # unknownFutureValue and the like: not ours to manage
+                phones[kind] = number
+                state = item.get("smsSignInState")
+                if kind is MethodKind.MOBILE and isinstance(state, str):
+                    sms_state = state
+            elif odata_type == "emailAuthenticationMethod":
+                address = item.get("emailAddress")
+                email = address if isinstance(address, str) else None
+            elif odata_type and odata_type not in _NOT_MFA:
+                others.append(odata_type.removesuffix("AuthenticationMethod"))
         return CurrentMethods(
-            user=user, phones=phones, email=address, email_known=email, sms_sign_in_state=sms_state
+            user=user, phones=phones, email=email, sms_sign_in_state=sms_state, other_methods=tuple(others)
         )
-
-    def _read_email(self, user: str) -> str | None:
-        reply = self._send(
-            Call("GET", self._paths.email_methods(user), user, "read email method", READ_PERMISSION)
-        )
-        addresses = [
-            item["emailAddress"] for item in _items(reply) if isinstance(item.get("emailAddress"), str)
-        ]
-        return str(addresses[0]) if addresses else None
 
     def read_default_method(self, user: str) -> tuple[str | None, bool | None]:
         """Graph's ``userPreferredMethodForSecondaryAuthentication`` and system-preferred flag (beta)."""
@@ -143,9 +162,7 @@ class GraphClient:
                 call = _write_call(
                     "POST", paths.phone_methods(user), user, f"add {kind} phone", body, one_method=False
                 )
-                return call, lambda: _same(
-                    kind, self.read_methods(user, email=False).phones.get(kind), number
-                )
+                return call, lambda: _same(kind, self.read_methods(user).phones.get(kind), number)
             case UpdatePhone(user=user, kind=kind, number=number):
                 body = {"phoneNumber": number, "phoneType": kind.value}
                 return _write_call(
@@ -164,7 +181,7 @@ class GraphClient:
                     {"emailAddress": address},
                     one_method=False,
                 )
-                return call, lambda: _same(MethodKind.EMAIL, self._read_email(user), address)
+                return call, lambda: _same(MethodKind.EMAIL, self.read_methods(user).email, address)
             case UpdateEmail(user=user, address=address):
                 body = {"emailAddress": address}
                 return _write_call("PATCH", paths.email_method(user), user, "update email", body), None

@@ -38,6 +38,10 @@ class GraphPaths:
         """The user itself, selecting only the object id."""
         return f"{self._v1}/{user_segment(user)}?$select=id"
 
+    def methods(self, user: str) -> str:
+        """Every registered method of the user, each with its ``@odata.type`` (one read for all)."""
+        return f"{self._v1}/{user_segment(user)}/authentication/methods"
+
     def phone_methods(self, user: str) -> str:
         return f"{self._v1}/{user_segment(user)}/authentication/phoneMethods"
 

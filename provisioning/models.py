@@ -100,8 +100,9 @@ class DesiredRow:
 class CurrentMethods:
     """A user's methods as Graph reported them.
 
-    ``email_known`` is False when the email methods were not read (the row does not touch email).
-    ``default_method`` is None when unknown: it is read only for users where it matters.
+    ``other_methods`` names the user's other methods that can serve as a default (Authenticator,
+    FIDO2, ...). ``email_known`` is False only when the email was not read. ``default_method`` is
+    None when unknown: it is read only for users where it matters (``default_known``).
     """
 
     user: str
@@ -112,6 +113,7 @@ class CurrentMethods:
     default_method: str | None = None
     default_known: bool = False
     system_preferred: bool | None = None
+    other_methods: tuple[str, ...] = ()
 
 
 # --- Operations: the plan as data. The planner decides their order; nothing reorders them. ---

@@ -13,8 +13,8 @@ class GraphPort(Protocol):
     Every method raises ``GraphError`` (``TransientGraphError`` only after the retry policy gave up).
     """
 
-    def read_methods(self, user: str, *, email: bool) -> CurrentMethods:
-        """The user's phone methods (and email method when *email*), plus the mobile's SMS state.
+    def read_methods(self, user: str) -> CurrentMethods:
+        """All the user's methods in one read: phones (with the mobile's SMS state), email, the others.
 
         ``default_known`` is False in the result; a 404 for the user raises ``PermanentGraphError``.
         """

@@ -14,18 +14,15 @@ from dataclasses import replace
 from provisioning.errors import AuthenticationError, GraphError
 from provisioning.masking import mask_text, mask_user
 from provisioning.models import (
-    AddEmail,
-    AddPhone,
     CurrentMethods,
     DesiredRow,
-    MethodKind,
     OperationResult,
     Outcome,
     OutcomeKind,
     Plan,
     SetSmsSignIn,
 )
-from provisioning.planner import needs_default_method, needs_email, plan
+from provisioning.planner import needs_default_method, plan
 from provisioning.ports import GraphPort
 
 log = logging.getLogger(__name__)
@@ -70,7 +67,7 @@ def provision_row(row: DesiredRow, graph: GraphPort, *, dry_run: bool) -> Outcom
     if not row.valid:
         return Outcome(row, OutcomeKind.INVALID, error="; ".join(row.errors))
     try:
-        current = _read(row, graph, dry_run=dry_run)
+        current = _read(row, graph)
     except AuthenticationError:
         raise
     except GraphError as exc:
@@ -96,25 +93,15 @@ def provision_row(row: DesiredRow, graph: GraphPort, *, dry_run: bool) -> Outcom
     return outcome
 
 
-def _read(row: DesiredRow, graph: GraphPort, *, dry_run: bool) -> CurrentMethods:
-    current = graph.read_methods(row.user, email=needs_email(row))
+def _read(row: DesiredRow, graph: GraphPort) -> CurrentMethods:
+    """One read of all methods; the default method too, only for rows where it matters."""
+    current = graph.read_methods(row.user)
     if needs_default_method(current, row):
         default, system_preferred = graph.read_default_method(row.user)
         current = replace(
             current, default_method=default, default_known=True, system_preferred=system_preferred
         )
-    if not dry_run and _undo_needs_email(row, current):
-        # undo.csv removes what this run adds with ForcedRemoval, which also clears every empty
-        # managed cell: the email's previous value must be known to keep it.
-        email_state = graph.read_methods(row.user, email=True)
-        current = replace(current, email=email_state.email, email_known=True)
     return current
-
-
-def _undo_needs_email(row: DesiredRow, current: CurrentMethods) -> bool:
-    if current.email_known or MethodKind.EMAIL not in row.managed:
-        return False
-    return any(isinstance(op, AddPhone | AddEmail) for op in plan(current, row).operations)
 
 
 def _apply(the_plan: Plan, graph: GraphPort) -> tuple[OperationResult, ...]:

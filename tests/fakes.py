@@ -31,6 +31,7 @@ class FakeUser:
     email: str | None = None
     default: str | None = None
     sms: str | None = None
+    others: list[str] = field(default_factory=list)
 
 
 class FakeGraph:
@@ -58,15 +59,15 @@ class FakeGraph:
             )
         return self.users[user]
 
-    def read_methods(self, user: str, *, email: bool) -> CurrentMethods:
-        self.reads.append((user, "methods+email" if email else "methods"))
+    def read_methods(self, user: str) -> CurrentMethods:
+        self.reads.append((user, "methods"))
         state = self._user(user)
         return CurrentMethods(
             user,
             dict(state.phones),
-            email=state.email if email else None,
-            email_known=email,
+            email=state.email,
             sms_sign_in_state=state.sms if MethodKind.MOBILE in state.phones else None,
+            other_methods=tuple(state.others),
         )
 
     def read_default_method(self, user: str) -> tuple[str | None, bool | None]:

@@ -45,6 +45,7 @@ MOBILE_ID = METHOD_IDS[MethodKind.MOBILE]
 EMAIL_ID = METHOD_IDS[MethodKind.EMAIL]
 PHONES = f"/v1.0/users/{UPN}/authentication/phoneMethods"
 EMAILS = f"/v1.0/users/{UPN}/authentication/emailMethods"
+METHODS = f"/v1.0/users/{UPN}/authentication/methods"
 NUMBER = "+1 5555551234"
 
 Reply = httpx.Response | type[httpx.TransportError]
@@ -103,40 +104,43 @@ def _error(status: int, code: str, message: str = "", **headers: str) -> httpx.R
     return httpx.Response(status, json=body, headers={"request-id": f"req-{status}", **headers})
 
 
-def _phones(*items: tuple[str, str, str]) -> httpx.Response:
-    value = [{"phoneType": t, "phoneNumber": n, "smsSignInState": s} for t, n, s in items]
+def _phones(
+    *items: tuple[str, str, str], email: str | None = None, others: tuple[str, ...] = ()
+) -> httpx.Response:
+    """A ``/authentication/methods`` answer: the password, these phones, the email and other methods."""
+    value: list[dict[str, object]] = [{"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}]
+    value += [
+        {"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "phoneType": t, "phoneNumber": n,
+         "smsSignInState": s}
+        for t, n, s in items
+    ]  # fmt: skip
+    if email is not None:
+        value.append({"@odata.type": "#microsoft.graph.emailAuthenticationMethod", "emailAddress": email})
+    value += [{"@odata.type": f"#microsoft.graph.{o}AuthenticationMethod"} for o in others]
     return _ok(body={"value": value})
 
 
-def test_read_methods_maps_phones_sms_state_and_email(setup: _Setup) -> None:
-    """Phones come by phoneType, SMS state from the mobile, the email from emailMethods."""
+def test_read_methods_maps_every_method_in_one_read(setup: _Setup) -> None:
+    """One GET of /authentication/methods gives phones by type, the mobile's SMS state, email and others."""
     setup.graph.on(
         "GET",
-        PHONES,
+        METHODS,
         _phones(
-            ("mobile", NUMBER, "ready"), ("office", "+1 4255550100", "notSupported"), ("future", "x", "y")
+            ("mobile", NUMBER, "ready"),
+            ("office", "+1 4255550100", "notSupported"),
+            ("future", "x", "y"),
+            email="jane@home.example",
+            others=("microsoftAuthenticator", "fido2"),
         ),
     )
-    setup.graph.on(
-        "GET", EMAILS, _ok(body={"value": [{"id": EMAIL_ID, "emailAddress": "jane@home.example"}]})
-    )
 
-    current = setup.client.read_methods(UPN, email=True)
+    current = setup.client.read_methods(UPN)
 
     assert current.phones == {MethodKind.MOBILE: NUMBER, MethodKind.OFFICE: "+1 4255550100"}
     assert current.sms_sign_in_state == "ready"
     assert (current.email, current.email_known, current.default_known) == ("jane@home.example", True, False)
-    assert setup.graph.calls == [f"GET {PHONES}", f"GET {EMAILS}"]
-
-
-def test_read_methods_without_email_reads_only_phones(setup: _Setup) -> None:
-    """When the row does not touch email, emailMethods is not read and the email is unknown."""
-    setup.graph.on("GET", PHONES, _phones())
-
-    current = setup.client.read_methods(UPN, email=False)
-
-    assert (current.phones, current.email, current.email_known) == ({}, None, False)
-    assert setup.graph.calls == [f"GET {PHONES}"]
+    assert current.other_methods == ("microsoftAuthenticator", "fido2")
+    assert setup.graph.calls == [f"GET {METHODS}"]
 
 
 def test_read_default_method_uses_beta_sign_in_preferences(setup: _Setup) -> None:
@@ -275,19 +279,19 @@ def test_each_operation_sends_its_request_and_returns_the_request_id(
     ("user", "path"),
     [
         pytest.param(
-            "$admin@contoso.com", "/v1.0/users('$admin@contoso.com')/authentication/phoneMethods", id="dollar"
+            "$admin@contoso.com", "/v1.0/users('$admin@contoso.com')/authentication/methods", id="dollar"
         ),
         pytest.param(
             "ann_fabrikam.com#EXT#@contoso.onmicrosoft.com",
-            "/v1.0/users/ann_fabrikam.com%23EXT%23@contoso.onmicrosoft.com/authentication/phoneMethods",
+            "/v1.0/users/ann_fabrikam.com%23EXT%23@contoso.onmicrosoft.com/authentication/methods",
             id="b2b-hash",
         ),
         pytest.param(
-            "a/b?c@contoso.com", "/v1.0/users/a%2Fb%3Fc@contoso.com/authentication/phoneMethods", id="slash"
+            "a/b?c@contoso.com", "/v1.0/users/a%2Fb%3Fc@contoso.com/authentication/methods", id="slash"
         ),
         pytest.param(
             "$o'neil@contoso.com",
-            "/v1.0/users('$o''neil@contoso.com')/authentication/phoneMethods",
+            "/v1.0/users('$o''neil@contoso.com')/authentication/methods",
             id="quote",
         ),
     ],
@@ -296,7 +300,7 @@ def test_user_names_are_quoted_safely_in_the_path(setup: _Setup, user: str, path
     """``#``, ``/`` and ``?`` are percent-encoded; a UPN starting with ``$`` uses ``users('...')``."""
     setup.graph.on("GET", path, _phones())
 
-    setup.client.read_methods(user, email=False)
+    setup.client.read_methods(user)
 
     assert setup.graph.calls == [f"GET {path}"]
 
@@ -317,36 +321,40 @@ def test_sms_and_default_actions_resolve_the_object_id_once(setup: _Setup) -> No
 
 def test_every_request_gets_a_fresh_client_request_id(setup: _Setup) -> None:
     """Each request carries its own UUID client-request-id."""
-    setup.graph.on("GET", PHONES, _phones())
-    setup.graph.on("GET", EMAILS, _ok(body={"value": []}))
+    setup.graph.on("GET", METHODS, _phones())
+    setup.graph.on("GET", f"/v1.0/users/{UPN}?$select=id", _ok(body={"id": OID}))
+    setup.graph.on(
+        "POST", f"/v1.0/users/{OID}/authentication/phoneMethods/{MOBILE_ID}/enableSmsSignIn", _ok(204)
+    )
 
-    setup.client.read_methods(UPN, email=True)
+    setup.client.read_methods(UPN)
+    setup.client.apply(SetSmsSignIn(UPN, enable=True))
 
     ids = [r.headers["client-request-id"] for r in setup.graph.requests]
-    assert len(set(ids)) == len(ids) == 2
+    assert len(set(ids)) == len(ids) == 3
     assert all(uuid.UUID(value) for value in ids)
 
 
 def test_a_throttled_call_waits_for_retry_after_then_succeeds(setup: _Setup) -> None:
     """429 with Retry-After is retried after that many seconds."""
-    setup.graph.on("GET", PHONES, _error(429, "TooManyRequests", **{"Retry-After": "2"}), _phones())
+    setup.graph.on("GET", METHODS, _error(429, "TooManyRequests", **{"Retry-After": "2"}), _phones())
 
-    setup.client.read_methods(UPN, email=False)
+    setup.client.read_methods(UPN)
 
     assert setup.sleeps == [2.0]
 
 
 def test_a_transport_error_on_a_read_is_retried(setup: _Setup) -> None:
     """A read that timed out is simply sent again."""
-    setup.graph.on("GET", PHONES, httpx.ReadTimeout, _phones(("mobile", NUMBER, "ready")))
+    setup.graph.on("GET", METHODS, httpx.ReadTimeout, _phones(("mobile", NUMBER, "ready")))
 
-    current = setup.client.read_methods(UPN, email=False)
+    current = setup.client.read_methods(UPN)
 
     assert current.phones == {MethodKind.MOBILE: NUMBER}
-    assert setup.graph.calls == [f"GET {PHONES}", f"GET {PHONES}"]
+    assert setup.graph.calls == [f"GET {METHODS}", f"GET {METHODS}"]
 
 
-_READ = (lambda client: client.read_methods(UPN, email=False), "GET", PHONES)
+_READ = (lambda client: client.read_methods(UPN), "GET", METHODS)
 _DELETE_OFFICE = (
     lambda client: client.apply(DeletePhone(UPN, MethodKind.OFFICE, NUMBER)),
     "DELETE",
@@ -418,18 +426,18 @@ def test_statuses_map_to_graph_errors(
 
 def test_a_403_tells_the_admin_to_grant_consent(setup: _Setup) -> None:
     """The permission message ends in the action: grant admin consent."""
-    setup.graph.on("GET", PHONES, _error(403, "accessDenied"))
+    setup.graph.on("GET", METHODS, _error(403, "accessDenied"))
 
     with pytest.raises(PermanentGraphError, match="grant admin consent"):
-        setup.client.read_methods(UPN, email=False)
+        setup.client.read_methods(UPN)
 
 
 def test_a_throttled_error_carries_retry_after_when_attempts_run_out(setup: _Setup) -> None:
     """After the last try the TransientGraphError escapes with Graph's Retry-After."""
-    setup.graph.on("GET", PHONES, _error(429, "TooManyRequests", **{"Retry-After": "7"}))
+    setup.graph.on("GET", METHODS, _error(429, "TooManyRequests", **{"Retry-After": "7"}))
 
     with pytest.raises(TransientGraphError) as info:
-        setup.client.read_methods(UPN, email=False)
+        setup.client.read_methods(UPN)
 
     assert info.value.retry_after == 7.0
     assert setup.sleeps == [7.0, 7.0]
@@ -438,12 +446,12 @@ def test_a_throttled_error_carries_retry_after_when_attempts_run_out(setup: _Set
 def test_an_add_that_timed_out_but_applied_is_not_sent_again(setup: _Setup) -> None:
     """POST times out, the re-read shows the number: success without a second POST."""
     setup.graph.on("POST", PHONES, httpx.ReadTimeout)
-    setup.graph.on("GET", PHONES, _phones(("mobile", "+15555551234", "notEnabled")))
+    setup.graph.on("GET", METHODS, _phones(("mobile", "+15555551234", "notEnabled")))
 
     request_id = setup.client.apply(AddPhone(UPN, MethodKind.MOBILE, NUMBER))
 
     assert request_id is None
-    assert setup.graph.calls == [f"POST {PHONES}", f"GET {PHONES}"]
+    assert setup.graph.calls == [f"POST {PHONES}", f"GET {METHODS}"]
     assert setup.sleeps == []
 
 
@@ -452,24 +460,24 @@ def test_an_add_that_failed_and_did_not_apply_is_sent_again(setup: _Setup) -> No
     setup.graph.on(
         "POST", PHONES, _error(500, "generalException"), _ok(201, body={"id": MOBILE_ID}, request_id="r2")
     )
-    setup.graph.on("GET", PHONES, _phones())
+    setup.graph.on("GET", METHODS, _phones())
 
     request_id = setup.client.apply(AddPhone(UPN, MethodKind.MOBILE, NUMBER))
 
     assert request_id == "r2"
-    assert setup.graph.calls == [f"POST {PHONES}", f"GET {PHONES}", f"POST {PHONES}"]
+    assert setup.graph.calls == [f"POST {PHONES}", f"GET {METHODS}", f"POST {PHONES}"]
     assert [1.0 <= wait <= 2.0 for wait in setup.sleeps] == [True]
 
 
 def test_an_email_add_is_confirmed_by_reading_email_methods(setup: _Setup) -> None:
-    """A 504 on the email POST re-reads emailMethods; the address matches case-insensitively."""
+    """A 504 on the email POST re-reads the methods; the address matches case-insensitively."""
     setup.graph.on("POST", EMAILS, _error(504, "gatewayTimeout"))
-    setup.graph.on("GET", EMAILS, _ok(body={"value": [{"emailAddress": "Jane@Home.example"}]}))
+    setup.graph.on("GET", METHODS, _phones(email="Jane@Home.example"))
 
     request_id = setup.client.apply(AddEmail(UPN, "jane@home.example"))
 
     assert request_id == "req-504"
-    assert setup.graph.calls == [f"POST {EMAILS}", f"GET {EMAILS}"]
+    assert setup.graph.calls == [f"POST {EMAILS}", f"GET {METHODS}"]
 
 
 def test_an_sms_enable_is_confirmed_by_reading_the_mobile(setup: _Setup) -> None:
@@ -495,12 +503,12 @@ def test_a_post_that_never_connected_is_retried_without_a_re_read(setup: _Setup)
 def test_a_failed_re_read_stops_the_post(setup: _Setup) -> None:
     """When the re-read fails too, the add is not blindly re-sent: the admin is told to check."""
     setup.graph.on("POST", PHONES, _error(502, "badGateway"))
-    setup.graph.on("GET", PHONES, _error(403, "accessDenied"))
+    setup.graph.on("GET", METHODS, _error(403, "accessDenied"))
 
     with pytest.raises(PermanentGraphError, match="check the user in the Entra admin center"):
         setup.client.apply(AddPhone(UPN, MethodKind.MOBILE, NUMBER))
 
-    assert setup.graph.calls == [f"POST {PHONES}", f"GET {PHONES}"]
+    assert setup.graph.calls == [f"POST {PHONES}", f"GET {METHODS}"]
 
 
 def test_a_retried_delete_that_meets_404_already_took_effect(setup: _Setup) -> None:
@@ -539,7 +547,7 @@ def test_build_graph_wires_auth_user_agent_and_graph_root(tmp_path: Path) -> Non
             "PROVISIONING_GRAPH_URL": "https://127.0.0.1:8443",
         }
     )
-    graph = _Graph().on("GET", PHONES, _phones())
+    graph = _Graph().on("GET", METHODS, _phones())
 
     class _Tokens:
         def token(self) -> str:
@@ -550,10 +558,10 @@ def test_build_graph_wires_auth_user_agent_and_graph_root(tmp_path: Path) -> Non
     )
     port: GraphPort = client  # mypy checks that GraphClient satisfies the port
 
-    port.read_methods(UPN, email=False)
+    port.read_methods(UPN)
     client.close()
 
     (request,) = graph.requests
-    assert str(request.url) == f"https://127.0.0.1:8443{PHONES}"
+    assert str(request.url) == f"https://127.0.0.1:8443{METHODS}"
     assert request.headers["Authorization"] == "Bearer tok-7"
     assert request.headers["User-Agent"] == "entra-auth-provisioning/0.1"

@@ -221,6 +221,36 @@ def test_default_method_skip_names_the_default_and_the_fix():
     assert "set DefaultMethod" in decision.reason
 
 
+@pytest.mark.parametrize(
+    ("have", "expected"),
+    [
+        pytest.param(current({MOBILE: A}, default="sms"), [DeletePhone(U, MOBILE, A)], id="only-method-goes"),
+        pytest.param(
+            current({MOBILE: A, OFFICE: C}, default="sms"),
+            [DeletePhone(U, OFFICE, C), DeletePhone(U, MOBILE, A)],
+            id="default-deleted-last",
+        ),
+        pytest.param(
+            current({MOBILE: A, OFFICE: C}, default="voiceOffice"),
+            [DeletePhone(U, MOBILE, A)],
+            id="default-not-last-stays",
+        ),
+        pytest.param(
+            CurrentMethods(
+                U, {MOBILE: A}, default_method="sms", default_known=True, other_methods=("fido2",)
+            ),
+            [],
+            id="other-method-remains",
+        ),
+    ],
+)
+def test_the_default_may_go_when_it_is_the_last_method(have, expected):
+    """Graph refuses to delete the default only while other methods remain; the last one may go."""
+    result = plan(have, row({}, rem=True))
+
+    assert list(result.operations) == expected
+
+
 def test_delete_is_refused_when_the_default_is_unknown():
     """Without the user's default method the planner never deletes a phone."""
     have = CurrentMethods(U, {OFFICE: C}, default_known=False)

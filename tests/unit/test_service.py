@@ -123,8 +123,8 @@ def test_default_is_read_only_for_rows_that_need_it():
     assert ("bob", "default") in graph.reads
 
 
-def test_email_is_read_before_an_add_when_undo_may_clear_it():
-    """When a row adds a phone and the file manages email, the email is known for a safe undo."""
+def test_the_one_read_also_knows_the_email():
+    """The single methods read includes the email, so undo.csv never clears an unknown one."""
     graph = FakeGraph({"ann": FakeUser(email="ann@home.example")})
 
     outcomes = provision([row("ann", {MOBILE: A})], graph, dry_run=False)
@@ -146,7 +146,7 @@ def test_authentication_failure_stops_the_run():
     """A token failure would fail every row, so it escapes instead of becoming outcomes."""
 
     class NoToken(FakeGraph):
-        def read_methods(self, user, *, email):
+        def read_methods(self, user):
             raise AuthenticationError("no token", status=401)
 
     with pytest.raises(AuthenticationError):

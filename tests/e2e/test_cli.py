@@ -1,0 +1,186 @@
+"""The CLI end to end against the Graph sandbox: plan, apply, re-apply, undo, failures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provisioning.cli import main
+from tests.conftest import SAMPLES, SHARED_FIXTURES
+from tests.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e
+
+KIND_OF_SUBJECT = {"mobile": "mobile", "alternateMobile": "alternateMobile", "office": "office"}
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def methods(sb: Sandbox) -> dict[str, dict[str, Any]]:
+    """Every user's methods, keyed by lowercased UPN."""
+    keep = ("phoneMethods", "email", "defaultMethod")
+    return {u["userPrincipalName"].lower(): {k: u.get(k) for k in keep} for u in sb.users()}
+
+
+def report_rows(directory: Path) -> list[dict[str, str]]:
+    with (directory / "report.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def cell(value: str) -> str | None:
+    """A report cell as a plain value (report.csv prefixes formula-like cells with ')."""
+    return value.removeprefix("'") or None
+
+
+def user_key(sb: Sandbox, upn_or_id: str) -> str:
+    return str(sb.user(upn_or_id)["userPrincipalName"]).lower()
+
+
+def test_apply_leaves_the_tenant_exactly_as_the_plan_said(demo_sandbox, sandbox_env, tmp_path):
+    """Every method of every user ends as the dry-run plan's `new` value; untouched users stay as they were."""
+    before = methods(demo_sandbox)
+    code, _, err = run("plan", str(SAMPLES / "users.csv"), "--report-dir", str(tmp_path / "plan"))
+    assert code == 0, err
+    planned = report_rows(tmp_path / "plan")
+
+    code, _, err = run("apply", str(SAMPLES / "users.csv"), "--report-dir", str(tmp_path / "apply"))
+
+    assert code == 0, err
+    after = methods(demo_sandbox)
+    named = set()
+    for row in planned:
+        key = user_key(demo_sandbox, row["upn"])
+        named.add(key)
+        for subject, kind in KIND_OF_SUBJECT.items():
+            assert after[key]["phoneMethods"].get(kind) == cell(row[f"{subject}_new"]), (key, subject)
+        assert after[key]["email"] == cell(row["email_new"]), key
+        if row["defaultMethod_action"] in ("update", "unchanged"):
+            assert after[key]["defaultMethod"] == row["defaultMethod_new"], key
+    assert {k: v for k, v in after.items() if k not in named} == {
+        k: v for k, v in before.items() if k not in named
+    }
+
+
+def test_every_row_gets_one_outcome_and_the_apply_changes_what_was_planned(
+    demo_sandbox, sandbox_env, tmp_path
+):
+    """The report has one line per input row; planned changes become `changed`, nothing fails."""
+    code, _, err = run("apply", str(SAMPLES / "users.csv"), "--report-dir", str(tmp_path))
+
+    assert code == 0, err
+    rows = report_rows(tmp_path)
+    assert [int(r["line"]) for r in rows] == list(range(2, 34))
+    outcomes = {r["outcome"] for r in rows}
+    assert outcomes <= {"changed", "unchanged"}
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["outcomes"]["failed"] == 0
+    assert summary["writes"]["applied"] == demo_sandbox.stats()["writes"]
+
+
+def test_second_apply_is_all_unchanged_with_zero_graph_writes(demo_sandbox, sandbox_env, tmp_path):
+    """Applying the same file again reads the tenant and writes nothing."""
+    run("apply", str(SAMPLES / "users.csv"), "--report-dir", str(tmp_path / "first"))
+    demo_sandbox.reset_stats()
+
+    code, out, err = run("apply", str(SAMPLES / "users.csv"), "--report-dir", str(tmp_path / "second"))
+
+    assert code == 0, err
+    assert {r["outcome"] for r in report_rows(tmp_path / "second")} == {"unchanged"}
+    assert demo_sandbox.stats()["writes"] == 0
+    assert "32 unchanged" in out
+
+
+def test_undo_csv_restores_the_previous_state(demo_sandbox, sandbox_env, tmp_path):
+    """Applying undo.csv from an apply run puts every user's methods back as they were."""
+    before = methods(demo_sandbox)
+    run("apply", str(SAMPLES / "users.csv"), "--report-dir", str(tmp_path / "apply"))
+    assert methods(demo_sandbox) != before
+
+    code, _, err = run("apply", str(tmp_path / "apply" / "undo.csv"), "--report-dir", str(tmp_path / "undo"))
+
+    assert code == 0, err
+    assert methods(demo_sandbox) == before
+
+
+def test_plan_writes_nothing(demo_sandbox, sandbox_env, tmp_path):
+    """`plan` reads the tenant and makes no Graph write."""
+    before = methods(demo_sandbox)
+
+    code, out, _ = run("plan", str(SAMPLES / "users.csv"))
+
+    assert code == 0
+    assert demo_sandbox.stats()["writes"] == 0
+    assert methods(demo_sandbox) == before
+    assert "adele.vance@contoso.test" in out
+
+
+def test_rules_are_explained_and_unknown_users_fail(demo_sandbox, sandbox_env, tmp_path):
+    """The rules file skips each refused change with its reason; an unknown user is a failed row."""
+    code, _, _ = run("apply", str(SAMPLES / "rules.csv"), "--report-dir", str(tmp_path))
+
+    rows = {r["upn"]: r for r in report_rows(tmp_path)}
+    assert code == 1
+    assert rows["nobody.here@contoso.test"]["outcome"] == "failed"
+    assert "404" in rows["nobody.here@contoso.test"]["reason"]
+    assert rows["rule.othernumber@contoso.test"]["mobile_reason"] == (
+        "exists with another number; set ForcedUpdate to overwrite"
+    )
+    assert rows["rule.nomobile@contoso.test"]["alternateMobile_action"] == "skip"
+    assert rows["rule.alternatestays@contoso.test"]["mobile_action"] == "skip"
+    assert "default sign-in method" in rows["rule.defaultphone@contoso.test"]["mobile_reason"]
+    assert rows["rule.defaultmissing@contoso.test"]["defaultMethod_action"] == "skip"
+    assert rows["rule.smsnomobile@contoso.test"]["smsSignIn_action"] == "skip"
+    assert rows["rule.smsnotunique@contoso.test"]["smsSignInState"] == "phoneNumberNotUnique"
+
+
+def test_seed_script_file_is_applied_as_is(sandbox_state_dir, monkeypatch, tmp_path):
+    """The original script's sample CSV provisions its users with Graph-form numbers."""
+    seed = {
+        "users": [
+            {"userPrincipalName": "Johny.bravo@identity-man.eu"},
+            {"userPrincipalName": "donald.duck@identity-man.eu"},
+        ]
+    }
+    with Sandbox.start(seed=seed, state_dir=sandbox_state_dir) as sb:
+        for key, value in sb.env.items():
+            monkeypatch.setenv(key, value)
+
+        code, _, err = run(
+            "apply", str(SHARED_FIXTURES / "seed-AuthMethodsImport.csv"), "--report-dir", str(tmp_path)
+        )
+
+        assert code == 0, err
+        assert sb.user("johny.bravo@identity-man.eu")["phoneMethods"] == {
+            "mobile": "+31 612345678",
+            "alternateMobile": "+31 618765432",
+            "office": "+31 485123456",
+        }
+
+
+def test_missing_settings_fail_with_one_message_and_no_traceback(tmp_path):
+    """Without tenant settings, `apply` exits 2 naming what to set."""
+    code, _, err = run("apply", str(SAMPLES / "users.csv"), "--report-dir", str(tmp_path))
+
+    assert code == 2
+    assert "PROVISIONING_TENANT_ID" in err
+    assert "Traceback" not in err
+
+
+def test_a_rejected_file_exits_2_with_its_reason(sandbox_env, tmp_path):
+    """A file with no UPN column is rejected before any Graph call."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Name,Mobile\nann,+31 612345678\n", encoding="utf-8")
+
+    code, _, err = run("apply", str(bad), "--report-dir", str(tmp_path / "r"))
+
+    assert code == 2
+    assert "bad.csv: line 1: no UPN column" in err

@@ -1,0 +1,182 @@
+"""The in-process sandbox: start it on a free loopback port in a background thread, inspect it, stop it."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tests.sandbox import certs
+from tests.sandbox import seed as seeds
+from tests.sandbox.app import SandboxApp
+from tests.sandbox.batch import BatchRunner
+from tests.sandbox.config import SandboxConfig
+from tests.sandbox.entra import GRAPH_APP_ID, Entra
+from tests.sandbox.faults import FaultConfig, FaultInjector
+from tests.sandbox.graph import GraphService
+from tests.sandbox.server import HttpsServer, server_context
+from tests.sandbox.stats import Stats
+from tests.sandbox.tenant import Tenant
+from tests.sandbox.throttle import Throttle
+from tests.sandbox.tokens import Signer
+
+
+class Sandbox:
+    """A running Graph + Entra sandbox. Use ``Sandbox.start(...)`` as a context manager."""
+
+    def __init__(self, app: SandboxApp, server: HttpsServer, files: certs.CertFiles, client_id: str) -> None:
+        self.app = app
+        self.files = files
+        self.client_id = client_id
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="graph-sandbox", daemon=True)  # fmt: skip
+        self._thread.start()
+
+    @classmethod
+    def start(
+        cls,
+        seed: dict[str, Any] | Path | str | None = None,
+        config: SandboxConfig | None = None,
+        state_dir: Path | str | None = None,
+    ) -> Sandbox:
+        """Generate or reuse key material in ``state_dir`` (default ``./.sandbox``), load the seed, listen."""
+        config = config or SandboxConfig()
+        files = certs.ensure(Path(state_dir) if state_dir is not None else Path.cwd() / ".sandbox")
+        data, base_dir = seeds.load(seed)
+        tenant, client_id = seeds.build(data, base_dir, files.client_cert_pem)
+        server = HttpsServer(("127.0.0.1", config.port), server_context(files.server_cert, files.server_key))
+        url = f"https://127.0.0.1:{server.port}"
+        audiences = frozenset({url, url + "/", "https://graph.microsoft.com", "https://graph.microsoft.com/",
+                               GRAPH_APP_ID})  # fmt: skip
+        signer = Signer(files.signing_key.read_bytes())
+        stats = Stats()
+        graph = GraphService(tenant, signer, Throttle(config.limits()), FaultInjector(config.faults), stats, url,
+                             audiences, config.throttle)  # fmt: skip
+        batches = BatchRunner(graph, shuffle=config.shuffle_batch, seed=config.faults.seed)
+        server.app = SandboxApp(config, tenant, Entra(tenant, signer, url, audiences), graph, batches, stats)
+        return cls(server.app, server, files, client_id)
+
+    # --- lifecycle ---
+
+    def stop(self) -> None:
+        """Stop listening and close open connections."""
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- addresses and settings ---
+
+    @property
+    def port(self) -> int:
+        """The listening port."""
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        """``https://127.0.0.1:PORT``: the authority root and the Graph root."""
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def tenant(self) -> Tenant:
+        """The live tenant state (use its locked accessors)."""
+        return self.app.tenant
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant id."""
+        return self.app.tenant.tenant_id
+
+    @property
+    def ca_path(self) -> Path:
+        """The CA certificate clients must trust."""
+        return self.files.ca
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context trusting the sandbox CA (for ``httpx.Client(verify=...)``)."""
+        return ssl.create_default_context(cafile=str(self.files.ca))
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The variables of the env file."""
+        ca = str(self.files.ca.resolve())
+        return {
+            "PROVISIONING_TENANT_ID": self.tenant_id,
+            "PROVISIONING_CLIENT_ID": self.client_id,
+            "PROVISIONING_CERTIFICATE_PATH": str(self.files.client_pem.resolve()),
+            "PROVISIONING_AUTHORITY_URL": self.url,
+            "PROVISIONING_GRAPH_URL": self.url,
+            "REQUESTS_CA_BUNDLE": ca,
+            "SSL_CERT_FILE": ca,
+            "SANDBOX_URL": self.url,
+        }
+
+    def write_env(self, path: Path | str) -> Path:
+        """Write the env file atomically (temp file + rename), so a waiter sees it whole or not at all."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()), encoding="utf-8")
+        os.replace(tmp, target)
+        return target
+
+    def configure(
+        self,
+        *,
+        latency_ms: float | None = None,
+        throttle: bool | None = None,
+        faults: FaultConfig | dict[str, Any] | None = None,
+        **more: Any,
+    ) -> SandboxConfig:
+        """Change settings while running (any ``SandboxConfig`` field but ``port``); returns the new config."""
+        changes = {k: v for k, v in {"latency_ms": latency_ms, "throttle": throttle, "faults": faults}.items()
+                   if v is not None}  # fmt: skip
+        return self.app.configure({**changes, **more})
+
+    @property
+    def config(self) -> SandboxConfig:
+        """The current settings."""
+        return self.app.config
+
+    # --- inspection ---
+
+    def user(self, ref: str) -> dict[str, Any]:
+        """A detached snapshot of one user by id or UPN; ``KeyError`` when unknown."""
+        return self.app.tenant.snapshot(ref)
+
+    def users(self) -> list[dict[str, Any]]:
+        """Snapshots of every user."""
+        return self.app.tenant.snapshots()
+
+    def history(self, ref: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Method changes per UPN in order (optionally for one user)."""
+        return self.app.tenant.history(ref)
+
+    def stats(self) -> dict[str, Any]:
+        """Request counters (see ``GET /_sandbox/stats``)."""
+        return self.app.stats.snapshot()
+
+    def reset_stats(self) -> None:
+        """Zero the counters."""
+        self.app.stats.reset()
+
+    def token(self, client_id: str | None = None, resource: str | None = None) -> str:
+        """An access token minted directly (no HTTP) for an app, as the token endpoint would issue it."""
+        app = self.app.tenant.apps[(client_id or self.client_id).lower()]
+        audience = resource or self.url
+        key = "graph" if seeds.is_graph_key(audience) else audience
+        return self.app.entra.signer.issue(issuer=f"https://sts.windows.net/{self.tenant_id}/",
+                                           tenant_id=self.tenant_id, app_id=app.client_id, audience=audience,
+                                           roles=app.roles_for(key) or [], acr="2")  # fmt: skip

@@ -1,0 +1,170 @@
+"""A user's record in the sandbox tenant and its Graph JSON representations (pure, no locking)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from provisioning.models import METHOD_IDS, MethodKind
+
+PHONE_TYPES: tuple[str, ...] = ("mobile", "alternateMobile", "office")
+PHONE_IDS: dict[str, str] = {
+    kind.value: METHOD_IDS[kind] for kind in METHOD_IDS if kind is not MethodKind.EMAIL
+}
+PHONE_TYPE_BY_ID: dict[str, str] = {method_id: kind for kind, method_id in PHONE_IDS.items()}
+EMAIL_ID = METHOD_IDS[MethodKind.EMAIL]
+PASSWORD_ID = "28c10230-6103-485e-b985-444c60001490"
+MOBILE_ID = PHONE_IDS["mobile"]
+
+# The phone a default method rests on, and the default a first phone of each type becomes.
+DEFAULT_PHONE: dict[str, str] = {
+    "sms": "mobile",
+    "voiceMobile": "mobile",
+    "voiceAlternateMobile": "alternateMobile",
+    "voiceOffice": "office",
+}
+FIRST_PHONE_DEFAULT: dict[str, str] = {
+    "mobile": "sms",
+    "alternateMobile": "voiceAlternateMobile",
+    "office": "voiceOffice",
+}
+# Defaults that rest on an app method rather than a phone.
+DEFAULT_APP: dict[str, tuple[str, ...]] = {
+    "push": ("microsoftAuthenticator",),
+    "oath": ("softwareOath", "hardwareOath"),
+}
+DEFAULT_METHODS: tuple[str, ...] = (*DEFAULT_PHONE, *DEFAULT_APP)
+
+OTHER_METHOD_TYPES: dict[str, str] = {
+    "microsoftAuthenticator": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod",
+    "softwareOath": "#microsoft.graph.softwareOathAuthenticationMethod",
+    "hardwareOath": "#microsoft.graph.hardwareOathAuthenticationMethod",
+    "fido2": "#microsoft.graph.fido2AuthenticationMethod",
+    "windowsHelloForBusiness": "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod",
+    "temporaryAccessPass": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+    "platformCredential": "#microsoft.graph.platformCredentialAuthenticationMethod",
+}
+
+DEFAULT_USER_PROPERTIES: tuple[str, ...] = (
+    "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
+    "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
+)  # fmt: skip
+
+
+@dataclass
+class User:
+    """One directory user with its profile and its registered authentication methods."""
+
+    id: str
+    upn: str
+    profile: dict[str, Any] = field(default_factory=dict)
+    phones: dict[str, str] = field(default_factory=dict)
+    email: str | None = None
+    default_method: str | None = None
+    system_preferred: bool = False
+    other_methods: list[str] = field(default_factory=list)
+    sms_state: str = "notEnabled"
+    in_sms_policy: bool = True
+
+    def mfa_methods(self) -> int:
+        """How many methods could serve as a default (phones and app methods; email is SSPR-only)."""
+        return len(self.phones) + len(self.other_methods)
+
+    def sms_state_of(self, phone_type: str) -> str:
+        """``smsSignInState`` of a phone: the mobile's own state, ``notSupported`` for the others."""
+        return self.sms_state if phone_type == "mobile" else "notSupported"
+
+    def snapshot(self) -> dict[str, Any]:
+        """A plain, detached dict of the user for tests and the control endpoints."""
+        return {
+            "id": self.id,
+            "userPrincipalName": self.upn,
+            "displayName": self.profile.get("displayName"),
+            "mobilePhone": self.profile.get("mobilePhone"),
+            "businessPhones": list(self.profile.get("businessPhones") or []),
+            "phoneMethods": dict(self.phones),
+            "email": self.email,
+            "defaultMethod": self.default_method,
+            "isSystemPreferredAuthenticationMethodEnabled": self.system_preferred,
+            "smsSignInState": self.sms_state if "mobile" in self.phones else None,
+            "inSmsSignInPolicy": self.in_sms_policy,
+            "otherMethods": list(self.other_methods),
+        }
+
+
+def phone_json(user: User, phone_type: str) -> dict[str, Any]:
+    """A ``phoneAuthenticationMethod`` object."""
+    return {
+        "id": PHONE_IDS[phone_type],
+        "phoneNumber": user.phones[phone_type],
+        "phoneType": phone_type,
+        "smsSignInState": user.sms_state_of(phone_type),
+    }
+
+
+def email_json(user: User) -> dict[str, Any]:
+    """An ``emailAuthenticationMethod`` object."""
+    return {"id": EMAIL_ID, "emailAddress": user.email}
+
+
+def user_json(user: User, select: list[str] | None) -> dict[str, Any]:
+    """A ``user`` object with the default property set, or exactly the ``$select`` properties."""
+    names = select or list(DEFAULT_USER_PROPERTIES)
+    values = {**user.profile, "id": user.id, "userPrincipalName": user.upn}
+    out: dict[str, Any] = {}
+    for name in names:
+        value = values.get(name)
+        out[name] = [] if value is None and name == "businessPhones" else value
+    return out
+
+
+def all_methods_json(user: User) -> list[dict[str, Any]]:
+    """Every method for ``/authentication/methods``, each with its ``@odata.type``."""
+    out: list[dict[str, Any]] = [
+        {
+            "@odata.type": "#microsoft.graph.passwordAuthenticationMethod",
+            "id": PASSWORD_ID,
+            "password": None,
+            "createdDateTime": user.profile.get("createdDateTime"),
+        }
+    ]
+    for phone_type in PHONE_TYPES:
+        if phone_type in user.phones:
+            out.append(
+                {"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", **phone_json(user, phone_type)}
+            )
+    if user.email is not None:
+        out.append({"@odata.type": "#microsoft.graph.emailAuthenticationMethod", **email_json(user)})
+    for name in user.other_methods:
+        odata_type = OTHER_METHOD_TYPES.get(name, f"#microsoft.graph.{name}AuthenticationMethod")
+        method_id = str(uuid.uuid5(uuid.UUID(user.id), name)) if _is_guid(user.id) else name
+        out.append({"@odata.type": odata_type, "id": method_id, "displayName": f"Sandbox {name}"})
+    return out
+
+
+def sign_in_preferences_json(user: User) -> dict[str, Any]:
+    """The beta ``signInPreferences`` object (``systemPreferredAuthenticationMethod`` is UNVERIFIED)."""
+    return {
+        "isSystemPreferredAuthenticationMethodEnabled": user.system_preferred,
+        "userPreferredMethodForSecondaryAuthentication": user.default_method,
+        "systemPreferredAuthenticationMethod": _system_preferred(user) if user.system_preferred else None,
+    }
+
+
+def _system_preferred(user: User) -> str | None:
+    for method in ("push", "oath"):
+        if any(name in user.other_methods for name in DEFAULT_APP[method]):
+            return method
+    for method, phone in DEFAULT_PHONE.items():
+        if phone in user.phones:
+            return method
+    return None
+
+
+def _is_guid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
