@@ -42,6 +42,7 @@ class RunResult:
     outcomes: list[Outcome]
     started: str
     finished: str
+    graph_requests: int
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -162,7 +163,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             concurrency=args.concurrency or settings.concurrency,
             progress=_progress_bar(err, len(parsed.rows)),
         )
-    result = RunResult(parsed, outcomes, started, _now())
+        requests = graph.requests_sent
+    result = RunResult(parsed, outcomes, started, _now(), requests)
     if args.report_dir:
         _write_reports(Path(args.report_dir), result, dry_run=dry_run)
     if dry_run:
@@ -185,6 +187,7 @@ def _write_reports(directory: Path, result: RunResult, *, dry_run: bool) -> None
             started=result.started,
             finished=result.finished,
             dry_run=dry_run,
+            graph_requests=result.graph_requests,
         ),
     }
     if not dry_run:

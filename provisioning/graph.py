@@ -7,6 +7,7 @@ Responses become models here; statuses become ``GraphError``s in ``graph_errors`
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -78,6 +79,13 @@ class GraphClient:
         self._paths = GraphPaths(graph_root)
         self._object_ids: dict[str, str] = {}
         self._on_close = on_close
+        self._requests_sent = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def requests_sent(self) -> int:
+        """Graph requests sent so far, retries included (for the summary's cost figures)."""
+        return self._requests_sent
 
     def close(self) -> None:
         """Close the HTTP client's connections (and the token provider's, when it was given)."""
@@ -275,6 +283,8 @@ class GraphClient:
 
     def _send_once(self, call: Call) -> _Reply:
         client_request_id = str(uuid.uuid4())
+        with self._count_lock:
+            self._requests_sent += 1
         try:
             response = self._http.request(
                 call.method, call.url, json=call.body, headers={"client-request-id": client_request_id}
@@ -293,7 +303,8 @@ class GraphClient:
         if response.is_success:
             return _Reply(_json(response), request_id)
         error = error_for(call, response, client_request_id)
-        logger.warning(
+        # INFO, not WARNING: the outcome reaches the report; this line is for support cases.
+        logger.info(
             "%s for %s: %d %s (request-id %s, client-request-id %s, date %s, x-ms-ags-diagnostic %s)",
             call.what,
             mask_user(call.user),

@@ -139,9 +139,12 @@ def _kind(the_plan: Plan, results: Sequence[OperationResult], *, planned: bool) 
 
 
 def _describe(exc: GraphError) -> str:
-    status = f"{exc.status} " if exc.status else ""
-    code = f"{exc.code}: " if exc.code else ""
-    return mask_text(f"{status}{code}{exc.message}".strip())
+    """The error for the report: the adapter's message, with status and code when it lacks them."""
+    text = exc.message
+    tag = " ".join(str(part) for part in (exc.status, exc.code) if part)
+    if tag and tag not in text:
+        text = f"{text} ({tag})"
+    return mask_text(text)
 
 
 def _ids(exc: GraphError) -> tuple[str, ...]:

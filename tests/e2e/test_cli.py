@@ -83,7 +83,9 @@ def test_every_row_gets_one_outcome_and_the_apply_changes_what_was_planned(
     assert outcomes <= {"changed", "unchanged"}
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["outcomes"]["failed"] == 0
-    assert summary["writes"]["applied"] == demo_sandbox.stats()["writes"]
+    stats = demo_sandbox.stats()
+    assert summary["writes"]["applied"] == stats["writes"]
+    assert summary["graphRequests"] == stats["requests"]
 
 
 def test_second_apply_is_all_unchanged_with_zero_graph_writes(demo_sandbox, sandbox_env, tmp_path):
