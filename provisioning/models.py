@@ -278,3 +278,29 @@ class Outcome:
 def subject_of(kind: MethodKind) -> Subject:
     """The decision subject for a method kind."""
     return Subject(kind.value)
+
+
+class JobState(StrEnum):
+    """Where a pipeline job stands."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A pipeline job's progress, as ``GET /api/jobs/{id}`` reports it."""
+
+    job_id: str
+    kind: str  # "csv", "http" or "sync"
+    source: str
+    state: JobState
+    rows: int
+    chunks: int | None  # None until the fan-out has counted them
+    chunks_done: int
+    started: str
+    finished: str | None = None
+    dry_run: bool = False
+    report: Mapping[str, str] = field(default_factory=dict)  # file name -> blob URL
+    outcomes: Mapping[str, int] = field(default_factory=dict)  # filled once completed

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-from provisioning.models import CurrentMethods, Operation
+from provisioning.models import CurrentMethods, DesiredRow, JobStatus, Operation
 
 
 class GraphPort(Protocol):
@@ -34,4 +35,16 @@ class GraphPort(Protocol):
 
     def read_sms_sign_in_state(self, user: str) -> str | None:
         """The mobile phone's ``smsSignInState`` now, or None when the user has no mobile."""
+        ...
+
+
+class JobPort(Protocol):
+    """Starting and watching pipeline jobs (implemented over Azure Storage)."""
+
+    def submit(self, rows: Sequence[DesiredRow], *, dry_run: bool, source: str) -> str:
+        """Record a job for *rows* (valid and invalid alike), fan its valid rows out; return the job id."""
+        ...
+
+    def status(self, job_id: str) -> JobStatus | None:
+        """The job's progress, or None when there is no such job."""
         ...

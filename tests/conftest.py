@@ -45,3 +45,21 @@ def sandbox_env(demo_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> dict[
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@pytest.fixture(scope="session")
+def storage_connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A connection string to Azurite: the one the Makefile started, or one started for this session."""
+    import os
+
+    from tests import azurite
+
+    given = os.environ.get(azurite.ENV_CONNECTION)
+    if given:
+        yield given
+        return
+    server, process = azurite.start(tmp_path_factory.mktemp("azurite") / "azurite.log")
+    try:
+        yield server.connection_string
+    finally:
+        azurite.stop(process)
