@@ -1,46 +1,64 @@
-"""Admins' CSV files into ``DesiredRow`` values: decoding, delimiter, header and rows (pure).
+"""Admins' CSV files into ``DesiredRow`` values, read in two streaming passes with bounded memory (pure).
 
-``parse_csv`` never raises for bad input: file problems land in ``ParsedFile.file_errors``, row
-problems in each row's ``errors``. Its pieces are public so a streaming reader can reuse them.
+``scan_csv`` reads a file once to judge it (encoding, header, limits, duplicate users);
+``iter_rows`` reads it again and yields its rows one by one. ``parse_csv`` does both for bytes in
+memory. None of them raises for bad input: file problems land in ``file_errors``, row problems
+in each row's ``errors``.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import functools
-import re
+import hashlib
+import itertools
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from provisioning import cells
-from provisioning.csv_records import MAX_BYTES_SETTING, Record, decode_text, iter_records, split_lines
+from provisioning.csv_records import (
+    Column,
+    ColumnMap,
+    Record,
+    is_blank_line,
+    iter_records,
+    map_columns,
+    parse_record,
+    sniff_delimiter,
+    user_key,
+)
+from provisioning.csv_stream import MAX_BYTES_SETTING, LineReader, check_size
 from provisioning.errors import InputError
 from provisioning.models import DesiredRow, MethodKind
-from provisioning.phones import PhoneError, check_region, normalise_phone
-
-_T = TypeVar("_T")
+from provisioning.phones import PhoneError, check_region
 
 __all__ = [
     "MAX_BYTES_SETTING",
     "MAX_ROWS_SETTING",
     "REGION_SETTING",
-    "Column",
-    "ColumnMap",
+    "CsvScan",
+    "CsvSource",
     "ParsedFile",
     "ReaderLimits",
-    "map_columns",
-    "mark_duplicates",
+    "hash_user",
+    "iter_rows",
     "parse_csv",
-    "parse_record",
-    "sniff_delimiter",
+    "scan_csv",
 ]
 
 MAX_ROWS_SETTING = "PROVISIONING_MAX_ROWS"
 REGION_SETTING = "PROVISIONING_DEFAULT_REGION"
+
+_CHUNK = 1 << 20  # parse_csv streams bytes held in memory in pieces of this size
+_MAX_PREFIX = 1 << 20  # characters of blank lines before the header kept rather than read again
+_BUCKETS = 64  # pass 1 files user hashes by their top 6 bits, so sorting needs 1/64 of them at once
+
+
+class CsvSource(Protocol):
+    """A file's bytes in chunks of any size, from the start on every call (the reader calls it twice)."""
+
+    def __call__(self) -> Iterable[bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -63,56 +81,30 @@ class ParsedFile:
     managed: frozenset[MethodKind]
 
 
-class Column(StrEnum):
-    """The columns this reader understands; values are the canonical header names."""
-
-    UPN = "UPN"
-    MOBILE = "Mobile"
-    ALTERNATE_MOBILE = "AlternateMobile"
-    OFFICE = "OfficePhone"
-    EMAIL = "AlternateEmail"
-    FORCED_UPDATE = "ForcedUpdate"
-    FORCED_REMOVAL = "ForcedRemoval"
-    SMS_SIGN_IN = "SmsSignIn"
-    DEFAULT_METHOD = "DefaultMethod"
-
-
-# Header names are compared without case, spaces, "_" or "-": "User principal name" is the UPN.
-_ALIASES: Mapping[str, Column] = {
-    **{c.value.casefold(): c for c in Column},
-    "userprincipalname": Column.UPN,
-    "mobilephone": Column.MOBILE,
-    "alternatemobilephone": Column.ALTERNATE_MOBILE,
-    "office": Column.OFFICE,
-    "email": Column.EMAIL,
-}
-_PHONE_COLUMNS: Mapping[Column, MethodKind] = {
-    Column.MOBILE: MethodKind.MOBILE,
-    Column.ALTERNATE_MOBILE: MethodKind.ALTERNATE_MOBILE,
-    Column.OFFICE: MethodKind.OFFICE,
-}
-_KIND_OF_COLUMN: Mapping[Column, MethodKind] = {**_PHONE_COLUMNS, Column.EMAIL: MethodKind.EMAIL}
-
-
 @dataclass(frozen=True)
-class ColumnMap:
-    """Where each known column sits, as the header names it, and the header's problems."""
+class CsvScan:
+    """Pass 1 over a file: the verdict, and what pass 2 needs to read the rows.
 
-    positions: Mapping[Column, int]
-    names: Mapping[Column, str]
-    width: int
-    line: int = 1
-    ignored: tuple[str, ...] = ()
-    problems: tuple[str, ...] = ()
+    ``rows`` counts the non-blank data rows. ``duplicates`` maps each user (case-folded) that is
+    on more than one row to those rows' lines; it grows with the repeated users only.
+    """
 
-    @property
-    def managed(self) -> frozenset[MethodKind]:
-        """The method kinds with a column: a kind without one is never touched."""
-        return frozenset(kind for col, kind in _KIND_OF_COLUMN.items() if col in self.positions)
+    name: str
+    accepted: bool
+    file_errors: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    managed: frozenset[MethodKind] = frozenset()
+    rows: int = 0
+    encoding: str = ""
+    delimiter: str = ","
+    columns: ColumnMap | None = None
+    duplicates: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    limits: ReaderLimits = ReaderLimits()  # frozen, so one shared default is safe
 
-    def name(self, column: Column) -> str:
-        """The column's name as the header writes it."""
-        return self.names.get(column, column.value)
+
+def hash_user(key: str) -> int:
+    """A stable 64-bit hash of a case-folded user (Python's own ``hash`` is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
 
 
 def parse_csv(
@@ -123,31 +115,77 @@ def parse_csv(
     limits: ReaderLimits = ReaderLimits(),  # frozen, so one shared default is safe
 ) -> ParsedFile:
     """Parse a whole file into one ``DesiredRow`` per non-blank data row; never raises for bad input."""
+
+    def chunks() -> Iterator[bytes]:
+        return (data[start : start + _CHUNK] for start in range(0, len(data), _CHUNK))
+
+    scan = scan_csv(chunks, name=source, default_region=default_region, limits=limits, size=len(data))
+    rows = tuple(iter_rows(chunks, scan, default_region=default_region)) if scan.accepted else ()
+    return ParsedFile(source, scan.accepted, scan.file_errors, scan.warnings, rows, scan.managed)
+
+
+# --- Pass 1 ------------------------------------------------------------------------------------
+
+
+def scan_csv(
+    source: CsvSource,
+    *,
+    name: str,
+    default_region: str | None,
+    limits: ReaderLimits,
+    size: int | None = None,
+    user_hash: Callable[[str], int] = hash_user,
+) -> CsvScan:
+    """Pass 1: read *source* once and judge the file; never raises for bad input.
+
+    Given *size* (say, the blob's length), an empty or oversized file is rejected without calling
+    *source*. Memory is about 12 bytes per data row: a 64-bit hash of its user (*user_hash*, into
+    [0, 2**64)) and its line. Rows whose hashes match are checked against their real users by
+    reading *source* again up to the last of them, so a hash collision never makes a duplicate.
+    """
     try:
-        region = _setting_region(default_region)
-        lines = split_lines(decode_text(data, max_bytes=limits.max_bytes))
-        records = iter_records(lines, sniff_delimiter(lines))
+        _setting_region(default_region)
+        if size is not None:
+            check_size(size, limits.max_bytes)
+        return _scan(source, name, limits, user_hash)
+    except InputError as exc:
+        return _rejected(name, (str(exc),))
+
+
+def _scan(source: CsvSource, name: str, limits: ReaderLimits, user_hash: Callable[[str], int]) -> CsvScan:
+    reader = LineReader(source(), max_bytes=limits.max_bytes)
+    lines: Iterator[str] = iter(reader)
+    try:
+        delimiter, lines = _from_the_start(source, lines, limits.max_bytes)
+        records = iter_records(lines, delimiter)
         header = _header(records)
         columns = map_columns(header.fields, line=header.line)
         if columns.problems:
-            return _rejected(source, columns.problems)
-        rows = _read_rows(records, columns, region, limits.max_rows)
-    except InputError as exc:
-        return _rejected(source, (str(exc),))
+            _drain(lines)
+            return _rejected(name, columns.problems)
+        rows, users = _tally(records, columns, limits.max_rows, user_hash)
+    except InputError:
+        _drain(lines)  # a text problem further on outranks this one, as in a whole-file read
+        raise
     ignored = f"line {columns.line}: ignoring unknown columns: {', '.join(columns.ignored)}"
-    return ParsedFile(
-        source=source,
+    duplicates = _duplicates(source, delimiter, columns, users.suspect_lines(), limits.max_bytes)
+    return CsvScan(
+        name=name,
         accepted=True,
         file_errors=(),
-        warnings=(f"{source}: {ignored}",) if columns.ignored else (),
-        rows=mark_duplicates(rows, column=columns.name(Column.UPN)),
+        warnings=(f"{name}: {ignored}",) if columns.ignored else (),
         managed=columns.managed,
+        rows=rows,
+        encoding=reader.encoding,
+        delimiter=delimiter,
+        columns=columns,
+        duplicates=duplicates,
+        limits=limits,
     )
 
 
-def _rejected(source: str, problems: Iterable[str]) -> ParsedFile:
-    errors = tuple(f"{source}: {problem}" for problem in problems)
-    return ParsedFile(source, False, errors, (), (), frozenset())
+def _rejected(name: str, problems: Iterable[str]) -> CsvScan:
+    return CsvScan(name, False, tuple(f"{name}: {problem}" for problem in problems))
 
 
 def _setting_region(region: str | None) -> str | None:
@@ -158,6 +196,31 @@ def _setting_region(region: str | None) -> str | None:
     except PhoneError as exc:
         msg = f"{REGION_SETTING}: {exc}"
         raise InputError(msg) from exc
+
+
+def _drain(lines: Iterator[str]) -> None:
+    for _ in lines:
+        pass
+
+
+def _from_the_start(source: CsvSource, lines: Iterator[str], max_bytes: int) -> tuple[str, Iterator[str]]:
+    """The delimiter (sniffed from the first non-blank line), and the lines from the start again:
+    those up to the header from memory, unless they are too long to keep; then from *source*.
+    """
+    kept: list[str] | None = []
+    length = 0
+    for line in lines:
+        length += len(line)
+        if kept is not None:
+            kept.append(line)
+            kept = kept if length <= _MAX_PREFIX else None
+        if not is_blank_line(line):
+            delimiter = sniff_delimiter(line)
+            if kept is None:
+                return delimiter, iter(LineReader(source(), max_bytes=max_bytes))
+            return delimiter, itertools.chain(kept, lines)
+    msg = "the file is empty (only blank lines)"
+    raise InputError(msg)
 
 
 def _header(records: Iterator[Record]) -> Record:
@@ -171,144 +234,100 @@ def _header(records: Iterator[Record]) -> Record:
     return header
 
 
-def _read_rows(
-    records: Iterable[Record], columns: ColumnMap, region: str | None, max_rows: int
-) -> list[DesiredRow]:
-    rows: list[DesiredRow] = []
+def _tally(
+    records: Iterable[Record], columns: ColumnMap, max_rows: int, user_hash: Callable[[str], int]
+) -> tuple[int, _Users]:
+    rows, users = 0, _Users(user_hash)
     for record in records:
         if record.blank:
             continue
-        if len(rows) == max_rows:
+        if rows == max_rows:
             msg = f"line {record.line}: more than {max_rows:,} data rows; raise {MAX_ROWS_SETTING} or split the file"
             raise InputError(msg)
-        if record.error is not None:
-            rows.append(DesiredRow(record.line, "", managed=columns.managed, errors=(record.error,)))
-        else:
-            rows.append(parse_record(record.fields, record.line, columns, region))
+        rows += 1
+        key = None if record.error is not None else user_key(record.fields, columns)
+        if key is not None:
+            users.add(key, record.line)
     if not rows:
         msg = f"line {columns.line}: the file has a header but no data rows"
         raise InputError(msg)
-    return rows
+    return rows, users
 
 
-# --- Header and rows ---------------------------------------------------------------------------
+class _Users:
+    """Who is on which line, compactly: each row's user hash and line, in arrays by hash bucket."""
+
+    def __init__(self, user_hash: Callable[[str], int]) -> None:
+        self._hash = user_hash
+        self._hashes = [array("Q") for _ in range(_BUCKETS)]
+        self._lines = [array("I") for _ in range(_BUCKETS)]  # 32 bits: any file under 4 GiB
+
+    def add(self, key: str, line: int) -> None:
+        value = self._hash(key)
+        bucket = value >> 58  # the top 6 bits of 64
+        self._hashes[bucket].append(value)
+        self._lines[bucket].append(line)
+
+    def suspect_lines(self) -> set[int]:
+        """The lines whose user's hash is on another line too: the same user, or a collision."""
+        found: set[int] = set()
+        for hashes, lines in zip(self._hashes, self._lines, strict=True):
+            repeated = {a for a, b in itertools.pairwise(sorted(hashes)) if a == b}
+            if repeated:
+                found.update(line for value, line in zip(hashes, lines, strict=True) if value in repeated)
+        return found
 
 
-def sniff_delimiter(lines: Sequence[str]) -> str:
-    """Comma, semicolon or tab: whichever makes the first non-blank line a header with a UPN
-    column, then the most known columns, then the most fields (comma wins ties). Data is never read.
+def _duplicates(
+    source: CsvSource, delimiter: str, columns: ColumnMap, suspects: set[int], max_bytes: int
+) -> dict[str, tuple[int, ...]]:
+    """The users really on more than one of the *suspects* lines, by reading up to the last one."""
+    if not suspects:
+        return {}
+    last = max(suspects)
+    groups: defaultdict[str, list[int]] = defaultdict(list)
+    for record in iter_records(LineReader(source(), max_bytes=max_bytes), delimiter):
+        if record.line > last:
+            break
+        key = user_key(record.fields, columns) if record.line in suspects else None
+        if key is not None:
+            groups[key].append(record.line)
+    return {key: tuple(lines) for key, lines in groups.items() if len(lines) > 1}
+
+
+# --- Pass 2 ------------------------------------------------------------------------------------
+
+
+def iter_rows(source: CsvSource, scan: CsvScan, *, default_region: str | None) -> Iterator[DesiredRow]:
+    """Pass 2: one ``DesiredRow`` per non-blank data row of an accepted *scan*, in file order.
+
+    Reads *source* once more and holds one row at a time. A user on several rows gets an error
+    on each, naming the other lines. Raises ``ValueError`` for a rejected scan, and
+    ``InputError`` only if *source* no longer reads as it did during the scan.
     """
-    header = next((line for line in lines if line.strip(' \t,;"\r\n')), None)
-    if header is None:
-        msg = "the file is empty (only blank lines)"
-        raise InputError(msg)
-
-    def score(delimiter: str) -> tuple[bool, int, int]:
-        fields = next(csv.reader([header.rstrip("\r\n")], delimiter=delimiter), [])
-        known = [_ALIASES.get(_header_key(field)) for field in fields]
-        return Column.UPN in known, sum(k is not None for k in known), len(fields)
-
-    return max((",", ";", "\t"), key=score)
+    if not scan.accepted or scan.columns is None:
+        msg = f"{scan.name} was rejected by scan_csv; it has no rows to read"
+        raise ValueError(msg)
+    return _rows(source, scan, scan.columns, _setting_region(default_region))
 
 
-def _header_key(name: str) -> str:
-    return re.sub(r"[\s_\-\ufeff]", "", name).casefold()
+def _rows(source: CsvSource, scan: CsvScan, columns: ColumnMap, region: str | None) -> Iterator[DesiredRow]:
+    column = columns.name(Column.UPN)
+    lines = LineReader(source(), max_bytes=scan.limits.max_bytes)
+    for record in iter_records(lines, scan.delimiter):
+        if record.line <= columns.line or record.blank:
+            continue
+        if record.error is not None:
+            row = DesiredRow(record.line, "", managed=columns.managed, errors=(record.error,))
+        else:
+            row = parse_record(record.fields, record.line, columns, region)
+        same = scan.duplicates.get(row.user.casefold()) if row.user else None
+        yield row if same is None else _with_duplicate_error(row, same, column)
 
 
-def map_columns(fields: Sequence[str], *, line: int = 1) -> ColumnMap:
-    """The column map for a header; ``problems`` holds its file errors (no UPN, a column twice)."""
-    names = [cells.printable(raw.strip(" \t\ufeff")) for raw in fields]
-    found: defaultdict[Column, list[int]] = defaultdict(list)
-    for index, name in enumerate(names):
-        column = _ALIASES.get(_header_key(name))
-        if column is not None:
-            found[column].append(index)
-    problems = [_doubled(line, [names[i] for i in at], col) for col, at in found.items() if len(at) > 1]
-    if Column.UPN not in found:
-        shown = ", ".join(name for name in names if name) or "nothing"
-        problems.append(f"line {line}: no UPN column (found: {shown}); add a UPN or UserPrincipalName column")
-    positions = {col: at[0] for col, at in found.items()}
-    known = {i for at in found.values() for i in at}
-    return ColumnMap(
-        positions=positions,
-        names={col: names[i] for col, i in positions.items()},
-        width=max((i + 1 for i, name in enumerate(names) if name), default=0),
-        line=line,
-        ignored=tuple(name for i, name in enumerate(names) if name and i not in known),
-        problems=tuple(problems),
-    )
-
-
-def _doubled(line: int, names: list[str], column: Column) -> str:
-    both = "both" if len(names) == 2 else "all"
-    return (
-        f"line {line}: columns {', '.join(names[:-1])} and {names[-1]} {both} mean {column.value}; keep one"
-    )
-
-
-def parse_record(
-    fields: Sequence[str], line: int, columns: ColumnMap, default_region: str | None
-) -> DesiredRow:
-    """One data record into a ``DesiredRow``; every problem becomes a string in ``errors``.
-
-    Cells that parse are kept even when others fail, so a report can show them.
-    """
-    errors: list[str] = []
-    filled = max((i + 1 for i, f in enumerate(fields) if f.strip()), default=0)
-    if filled > columns.width:
-        errors.append(f"line {line} has {filled} fields, the header has {columns.width}")
-    if not _text(fields, columns, Column.UPN).strip():
-        errors.append(f"{columns.name(Column.UPN)}: empty; every row needs a user (UPN or object id)")
-    cell = functools.partial(_cell, fields, columns, errors)
-    user = cell(Column.UPN, cells.parse_user)
-    phone = functools.partial(normalise_phone, default_region=default_region)
-    values = {kind: cell(col, phone) for col, kind in _PHONE_COLUMNS.items()}
-    values[MethodKind.EMAIL] = cell(Column.EMAIL, cells.parse_email)
-    return DesiredRow(
-        line=line,
-        user=user or "",
-        values={kind: value for kind, value in values.items() if value is not None},
-        managed=columns.managed,
-        forced_update=cell(Column.FORCED_UPDATE, cells.parse_bool) or False,
-        forced_removal=cell(Column.FORCED_REMOVAL, cells.parse_bool) or False,
-        sms_sign_in=cell(Column.SMS_SIGN_IN, cells.parse_sms_sign_in),
-        default_method=cell(Column.DEFAULT_METHOD, cells.parse_default_method),
-        errors=tuple(errors),
-    )
-
-
-def _cell(
-    fields: Sequence[str], columns: ColumnMap, errors: list[str], column: Column, parse: Callable[[str], _T]
-) -> _T | None:
-    """The parsed cell, or None when the column is missing, the cell empty or unparsable (then an
-    error naming the column goes into *errors*)."""
-    text = _text(fields, columns, column)
-    if not text.strip():
-        return None
-    try:
-        return parse(text)
-    except (cells.CellError, PhoneError) as exc:
-        errors.append(f"{columns.name(column)}: {exc}")
-        return None
-
-
-def _text(fields: Sequence[str], columns: ColumnMap, column: Column) -> str:
-    index = columns.positions.get(column)
-    return fields[index] if index is not None and index < len(fields) else ""
-
-
-def mark_duplicates(rows: Sequence[DesiredRow], *, column: str = "UPN") -> tuple[DesiredRow, ...]:
-    """*rows* with an error on every row whose user (case-insensitive) is on another row too."""
-    lines: defaultdict[str, list[int]] = defaultdict(list)
-    for row in rows:
-        if row.user:
-            lines[row.user.casefold()].append(row.line)
-    return tuple(_with_duplicate_error(row, lines[row.user.casefold()], column) for row in rows)
-
-
-def _with_duplicate_error(row: DesiredRow, lines: list[int], column: str) -> DesiredRow:
+def _with_duplicate_error(row: DesiredRow, lines: tuple[int, ...], column: str) -> DesiredRow:
     others = [str(line) for line in lines if line != row.line]
-    if not row.user or not others:
+    if not others:
         return row
     where = f"line {others[0]}" if len(others) == 1 else f"lines {', '.join(others)}"
     error = f"{column}: the same user is also on {where}; keep one row per user"

@@ -101,6 +101,17 @@ class GraphClient:
 
     # --- reads -------------------------------------------------------------------------------
 
+    def get_json(
+        self, url: str, *, what: str, permission: str, subject: str = "user", ref: str = ""
+    ) -> object:
+        """GET an absolute Graph URL (a page, a nextLink or deltaLink) with the retry policy; the JSON body."""
+        return self._send(Call("GET", url, ref, what, permission, subject=subject)).body
+
+    @property
+    def paths(self) -> GraphPaths:
+        """URL builder for this client's Graph root."""
+        return self._paths
+
     def read_methods(self, user: str) -> CurrentMethods:
         """All of the user's methods in one read: phones with the mobile's SMS state, email, the rest.
 

@@ -39,6 +39,7 @@ class Call:
     permission: str
     body: Mapping[str, str] | None = None
     one_method: bool = False  # the URL names one method, so a 404 may mean the method is missing
+    subject: str = "user"  # what a 404 means is missing ("user", "group")
 
     @property
     def idempotent(self) -> bool:
@@ -103,7 +104,8 @@ def _classify(
         return PermanentGraphError, text, code
     if status == 404 and (not call.one_method or code in USER_NOT_FOUND_CODES):
         code = code or "Request_ResourceNotFound"
-        return PermanentGraphError, f"user {user} not found in the tenant ({call.what}, 404 {code})", code
+        missing = f"{call.subject} {user}"
+        return PermanentGraphError, f"{missing} not found in the tenant ({call.what}, 404 {code})", code
     if status == 404:
         return PermanentGraphError, f"{head}: the method does not exist.{said}", code or "itemNotFound"
     return PermanentGraphError, f"{head}.{said}", code

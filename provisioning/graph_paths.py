@@ -34,6 +34,17 @@ class GraphPaths:
         self._v1 = f"{graph_root.rstrip('/')}/v1.0"
         self._beta = f"{graph_root.rstrip('/')}/beta"
 
+    def users_delta(self, select: str) -> str:
+        """The first page of a users delta query (graph-api.md section 8)."""
+        return f"{self._v1}/users/delta?$select={select}"
+
+    def group_members(self, group_id: str, select: str) -> str:
+        """Transitive members of a group (nested groups included), selected properties only."""
+        return f"{self._v1}/groups/{quote(group_id, safe='')}/transitiveMembers?$select={select}"
+
+    def user_profile(self, user: str, select: str) -> str:
+        return f"{self._v1}/{user_segment(user)}?$select={select}"
+
     def user_id(self, user: str) -> str:
         """The user itself, selecting only the object id."""
         return f"{self._v1}/{user_segment(user)}?$select=id"

@@ -55,12 +55,15 @@ REPORT_COLUMNS: tuple[str, ...] = (
 _WRITES = (Action.ADD, Action.UPDATE, Action.DELETE)
 
 
-def render_report_csv(outcomes: Sequence[Outcome]) -> str:
+def render_report_csv(outcomes: Sequence[Outcome], *, header: bool = True) -> str:
     """``report.csv``: a header and one line per outcome, in input order; values unmasked.
 
-    Every cell goes through ``spreadsheet.neutralise_cell`` (its module docstring says why).
+    Every cell goes through ``spreadsheet.neutralise_cell`` (its module docstring says why). Without
+    *header* only the lines are rendered: a job writes its report chunk by chunk.
     """
-    return write_csv(REPORT_COLUMNS, (_report_row(o) for o in outcomes), cell=neutralise_cell)
+    text = write_csv(REPORT_COLUMNS, (_report_row(o) for o in outcomes), cell=neutralise_cell)
+    # The header is write_csv's first line: column names hold no line break.
+    return text if header else text.partition("\r\n")[2]
 
 
 def _report_row(outcome: Outcome) -> dict[str, str]:

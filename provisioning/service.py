@@ -16,6 +16,7 @@ from provisioning.masking import mask_text, mask_user
 from provisioning.models import (
     CurrentMethods,
     DesiredRow,
+    Operation,
     OperationResult,
     Outcome,
     OutcomeKind,
@@ -64,20 +65,45 @@ def provision(
 
 def provision_row(row: DesiredRow, graph: GraphPort, *, dry_run: bool) -> Outcome:
     """Read, plan and (unless *dry_run*) apply one row; never raises for a Graph error of this user."""
+    current = read_current(row, graph)
+    if isinstance(current, Outcome):
+        return current
+    return apply_row(row, graph, current, dry_run=dry_run)
+
+
+def read_current(row: DesiredRow, graph: GraphPort) -> CurrentMethods | Outcome:
+    """The user's methods now, or the row's final outcome when it is invalid or the read failed."""
     if not row.valid:
         return Outcome(row, OutcomeKind.INVALID, error="; ".join(row.errors))
     try:
-        current = _read(row, graph)
+        return _read(row, graph)
     except AuthenticationError:
         raise
     except GraphError as exc:
         log.warning("line %d %s: read failed: %s", row.line, mask_user(row.user), mask_text(str(exc)))
         return Outcome(row, OutcomeKind.FAILED, error=_describe(exc), request_ids=_ids(exc))
+
+
+def apply_row(
+    row: DesiredRow,
+    graph: GraphPort,
+    current: CurrentMethods,
+    *,
+    dry_run: bool,
+    before: CurrentMethods | None = None,
+) -> Outcome:
+    """Plan against *current* and apply; *before* is the state an earlier attempt found (a retry).
+
+    On a retry the outcome describes the whole change since *before*: writes an earlier attempt made
+    count as applied (their request ids are lost), so the report and undo.csv stay true.
+    """
     the_plan = plan(current, row)
     if dry_run:
         kind = _kind(the_plan, (), planned=True)
         return Outcome(row, kind, plan=the_plan, current=current, sms_sign_in_state=current.sms_sign_in_state)
     results = _apply(the_plan, graph)
+    if before is not None and before != current:
+        the_plan, results, current = _since(row, before, results)
     state = _sms_state_after(row, graph, current, results)
     outcome = Outcome(
         row,
@@ -91,6 +117,25 @@ def provision_row(row: DesiredRow, graph: GraphPort, *, dry_run: bool) -> Outcom
     )
     log.info("line %d %s: %s", row.line, mask_user(row.user), outcome.kind)
     return outcome
+
+
+def _since(
+    row: DesiredRow, before: CurrentMethods, done_now: Sequence[OperationResult]
+) -> tuple[Plan, tuple[OperationResult, ...], CurrentMethods]:
+    """The plan from *before*, with each of its writes marked as done now, done earlier, or failed."""
+    original = plan(before, row)
+    now = {_identity(r.operation): r for r in done_now}
+    results = [
+        now.pop(_identity(op)) if _identity(op) in now else OperationResult(op, ok=True)
+        for op in original.operations
+    ]
+    results += now.values()  # writes the original plan did not foresee (the tenant changed meanwhile)
+    return original, tuple(results), before
+
+
+def _identity(op: Operation) -> tuple[str, str]:
+    """What an operation does to whom, whatever the values: the same step of the same plan."""
+    return type(op).__name__, str(getattr(op, "kind", ""))
 
 
 def _read(row: DesiredRow, graph: GraphPort) -> CurrentMethods:

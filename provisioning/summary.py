@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -43,6 +44,11 @@ class Summary:
     writes_failed: int
     writes_not_attempted: int
     writes_planned: int
+
+    def __add__(self, other: Summary) -> Summary:
+        """Counts over both runs (or both chunks of one run): every field is a sum."""
+        fields = (f.name for f in dataclasses.fields(self))
+        return Summary(**{name: getattr(self, name) + getattr(other, name) for name in fields})
 
 
 def summarise(outcomes: Sequence[Outcome]) -> Summary:
@@ -95,8 +101,29 @@ def render_summary(
     graph_requests: int | None = None,
 ) -> str:
     """``summary.json`` (indent 2); every outcome and action key is present, zero or not."""
-    s = summarise(outcomes)
-    document = {
+    document = summary_document(
+        summarise(outcomes),
+        source=source,
+        started=started,
+        finished=finished,
+        dry_run=dry_run,
+        graph_requests=graph_requests,
+    )
+    return json.dumps(document, indent=2) + "\n"
+
+
+def summary_document(
+    summary: Summary,
+    *,
+    source: str,
+    started: str,
+    finished: str,
+    dry_run: bool,
+    graph_requests: int | None = None,
+) -> dict[str, object]:
+    """The ``summary.json`` document for counts already made (a job adds up its chunks' summaries)."""
+    s = summary
+    return {
         "source": source,
         "dryRun": dry_run,
         "started": started,
@@ -123,7 +150,6 @@ def render_summary(
         },
         "graphRequests": graph_requests,
     }
-    return json.dumps(document, indent=2) + "\n"
 
 
 def format_summary_line(summary: Summary, *, dry_run: bool = False) -> str:

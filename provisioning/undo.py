@@ -49,16 +49,20 @@ def undo_columns(managed: frozenset[MethodKind]) -> tuple[str, ...]:
     return ("UPN", *methods, "ForcedUpdate", "ForcedRemoval", "DefaultMethod", "SmsSignIn")
 
 
-def render_undo_csv(outcomes: Sequence[Outcome], *, managed: frozenset[MethodKind]) -> str:
+def render_undo_csv(
+    outcomes: Sequence[Outcome], *, managed: frozenset[MethodKind], header: bool = True
+) -> str:
     """``undo.csv``: one row per user with at least one applied write, in input order.
 
     *managed* is the input file's set of method columns; the undo file has the same ones. Raises
     ``ValueError`` when a row needs ``ForcedRemoval`` (it added a method) while a managed kind's
     previous value is unknown (email not read): its empty cell would delete that method. The service
-    reads the email for such rows, so this is a bug, never an input problem.
+    reads the email for such rows, so this is a bug, never an input problem. Without *header* only
+    the rows are rendered (a job writes its undo file chunk by chunk).
     """
     rows = [_undo_row(o, managed) for o in outcomes if any(r.ok for r in o.results)]
-    return write_csv(undo_columns(managed), rows, cell=_undo_cell)
+    text = write_csv(undo_columns(managed), rows, cell=_undo_cell)
+    return text if header else text.partition("\r\n")[2]
 
 
 def _undo_row(outcome: Outcome, managed: frozenset[MethodKind]) -> dict[str, str]:

@@ -78,8 +78,13 @@ def start(log: Path | None = None) -> tuple[Azurite, subprocess.Popen[bytes]]:
         "--queueHost", "127.0.0.1", "--queuePort", str(azurite.queue_port),
         "--tableHost", "127.0.0.1", "--tablePort", str(azurite.table_port),
     ]  # fmt: skip
-    out = log.open("ab") if log else subprocess.DEVNULL
-    process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    if log is None:
+        process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    else:
+        with log.open("ab") as out:  # the child keeps its own copy; ours is closed (no ResourceWarning)
+            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     for port in (azurite.blob_port, azurite.queue_port):
         _wait(port, process)
     return azurite, process

@@ -33,6 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fault-timeout-s", type=float, default=30.0, help="how long a 'timeout' fault hangs"
     )
+    parser.add_argument("--page-size", type=int, default=100, help="default page of /users, members, delta")
+    parser.add_argument(
+        "--delta-expiry",
+        choices=("410", "syncStateNotFound"),
+        default="410",
+        help="expired delta token answer",
+    )
     return parser
 
 
@@ -45,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     faults = FaultConfig(rate=args.fault_rate, seed=args.fault_seed, after_commit=args.fault_after_commit,
                          timeout_s=args.fault_timeout_s)  # fmt: skip
     config = SandboxConfig(port=args.port, latency_ms=args.latency_ms, throttle=args.throttle == "on",
-                           time_scale=args.time_scale, faults=faults)  # fmt: skip
+                           time_scale=args.time_scale, faults=faults, page_size=args.page_size,
+                           delta_expiry=args.delta_expiry)  # fmt: skip
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -36,6 +36,7 @@ class SandboxApp:
             old, new = self.config, self.config.updated(changes)
             self.config = new
             self.graph.throttling = new.throttle
+            self.graph.page_size, self.graph.delta_expiry = new.page_size, new.delta_expiry
             if new.limits() != old.limits():
                 self.graph.throttle.reset(new.limits())
             if "faults" in changes:
@@ -73,7 +74,9 @@ class SandboxApp:
             return claims
         if is_batch:
             return self._batch(request, claims, version)
-        op = Operation(request.method, rest, version, dict(request.query), request.body)
+        op = Operation(
+            request.method, rest, version, dict(request.query), request.body, headers=request.headers
+        )
         return self.graph.run(op, claims)
 
     def _batch(self, request: Request, claims: AccessClaims, version: str) -> Reply:

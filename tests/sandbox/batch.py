@@ -67,7 +67,9 @@ class BatchRunner:
                          diagnostic=False)  # fmt: skip
         body = item.get("body")
         raw = b"" if body is None else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
-        op = Operation(inner.method, rest, version, dict(parse_qsl(query)), raw, in_batch=True)
+        op = Operation(
+            inner.method, rest, version, dict(parse_qsl(query)), raw, in_batch=True, headers=headers
+        )
         reply = self.service.run(op, claims)
         if reply.drop:  # a lost backend connection surfaces as a gateway timeout for one item
             reply = graph_error(504, "gatewayTimeout", "The gateway did not receive a timely response.")

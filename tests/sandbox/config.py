@@ -23,6 +23,16 @@ class SandboxConfig:
     write_window_s: float = 150.0
     faults: FaultConfig = field(default_factory=FaultConfig)
     shuffle_batch: bool = True
+    page_size: int = 100  # default page of /users, group members and /users/delta (without $top)
+    delta_expiry: str = "410"  # expired delta token: "410" (Gone + Location) or "syncStateNotFound" (400)
+
+    def __post_init__(self) -> None:
+        if self.delta_expiry not in ("410", "syncStateNotFound"):
+            msg = "delta_expiry must be '410' or 'syncStateNotFound'"
+            raise ValueError(msg)
+        if self.page_size < 1:
+            msg = "page_size must be at least 1"
+            raise ValueError(msg)
 
     def limits(self) -> Limits:
         """The throttling limits."""

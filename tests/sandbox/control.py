@@ -1,4 +1,5 @@
-"""The ``/_sandbox/*`` control endpoints (no auth, loopback only): stats, state, history, config."""
+"""The ``/_sandbox/*`` control endpoints (no auth, loopback only): stats, state, history, config, and
+expiry of delta tokens."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def handle(app: SandboxApp, request: Request) -> Reply:
         return _ok(app.config.as_dict())
     if key == ("POST", "config"):
         return _configure(app, request)
+    if key == ("POST", "delta") and parts[1:] == ["expire"]:
+        app.tenant.expire_delta_tokens()
+        return Reply(204)
     if key == ("GET", "health"):
         return _ok({"status": "ok"})
     return _error(404, f"no control endpoint {request.method} {request.path}")

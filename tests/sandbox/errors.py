@@ -43,6 +43,11 @@ def user_not_found(user: str) -> GraphFailure:
     )
 
 
+def group_not_found(group: str) -> GraphFailure:
+    """404 ``Request_ResourceNotFound`` for an unknown group id (same shape as for users)."""
+    return user_not_found(group)
+
+
 def item_not_found(method_id: str) -> GraphFailure:
     """404 ``itemNotFound`` for an unknown or unregistered method id."""
     return GraphFailure(

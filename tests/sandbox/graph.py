@@ -4,7 +4,8 @@ of one operation (a direct request or one inner ``$batch`` request)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from tests.sandbox.errors import GraphFailure, invalid_payload
@@ -30,6 +31,7 @@ class Operation:
     query: dict[str, str]
     body: bytes
     in_batch: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
 
 
 @dataclass
@@ -44,6 +46,8 @@ class GraphService:
     base_url: str
     audiences: frozenset[str]
     throttling: bool = True
+    page_size: int = 100
+    delta_expiry: str = "410"
 
     def authenticate(self, request: Request) -> AccessClaims | Reply:
         """The caller's token claims, or the 401 reply."""
@@ -95,7 +99,7 @@ class GraphService:
         config = self.faults.config
         if fault is not None and not fault.after_commit(config, route.is_write):
             return self._fault_reply(fault), fault
-        reply = self._execute(op, route)
+        reply = self._execute(op, route, claims)
         if fault is None:
             return reply, None
         if fault.kind == "slow":
@@ -103,7 +107,7 @@ class GraphService:
             return reply, fault
         return self._fault_reply(fault), fault
 
-    def _execute(self, op: Operation, route: Route) -> Reply:
+    def _execute(self, op: Operation, route: Route, claims: AccessClaims) -> Reply:
         try:
             body = _parse_body(op.body)
             call = Call(
@@ -113,6 +117,11 @@ class GraphService:
                 body,
                 op.query,
                 f"{self.base_url}/{op.version}/$metadata",
+                headers=op.headers,
+                roles=claims.roles,
+                group=route.group,
+                page_size=self.page_size,
+                delta_expiry=self.delta_expiry,
             )
             with self.tenant.lock:
                 if not route.endpoint.on_user:

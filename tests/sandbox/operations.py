@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.sandbox import phones, rules
+from tests.sandbox import paging, phones, rules
 from tests.sandbox.errors import GraphFailure, bad_request, item_not_found
 from tests.sandbox.messages import Reply, json_reply, no_content
 from tests.sandbox.tenant import Tenant
@@ -34,6 +35,16 @@ class Call:
     body: Any
     query: dict[str, str]
     metadata: str  # e.g. https://127.0.0.1:8443/v1.0/$metadata
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    roles: frozenset[str] = frozenset()  # the caller's app roles
+    group: str = ""
+    page_size: int = 100  # default page size of collections (SandboxConfig.page_size)
+    delta_expiry: str = "410"  # how an expired delta token is answered (SandboxConfig.delta_expiry)
+
+    @property
+    def root(self) -> str:
+        """The versioned Graph root, e.g. ``https://127.0.0.1:8443/v1.0``."""
+        return self.metadata.removesuffix("/$metadata")
 
     def context(self, suffix: str) -> str:
         """An ``@odata.context`` value below the call's user."""
@@ -41,7 +52,7 @@ class Call:
 
     def select(self) -> list[str] | None:
         """The ``$select`` property names, if any."""
-        raw = self.query.get("$select")
+        raw = paging.param(self.query, "$select")
         return [name.strip() for name in raw.split(",") if name.strip()] if raw else None
 
 
@@ -148,12 +159,33 @@ _FILTER = re.compile(r"^\s*(userPrincipalName|id|mail)\s+(eq|in)\s+(.+?)\s*$", r
 
 
 def list_users(call: Call) -> Reply:
-    """GET /users with an optional ``$filter`` of ``eq`` / ``in`` on userPrincipalName, id or mail."""
-    wanted = _filter_values(call.query.get("$filter"))
-    users = [u for u in call.tenant.users() if wanted is None or _matches(u, wanted)]
-    top = int(call.query.get("$top", "100"))
-    items = [user_json(u, call.select()) for u in users[:top]]
-    return _collection(f"{call.metadata}#users", items)
+    """GET /users with an optional ``$filter`` of ``eq`` / ``in`` on userPrincipalName, id or mail, paged
+    by ``$top`` (default ``page_size``) with an ``@odata.nextLink`` carrying an opaque ``$skiptoken``."""
+    wanted = _filter_values(paging.param(call.query, "$filter"))
+    top = paging.page_size(call.query, call.headers, call.page_size)
+    after = _skip_after(call)
+    users = [u for u in call.tenant.users() if u.seq > after and (wanted is None or _matches(u, wanted))]
+    body: dict[str, Any] = {
+        "@odata.context": f"{call.metadata}#users",
+        "value": [user_json(u, call.select()) for u in users[:top]],
+    }
+    if len(users) > top:
+        query = {k: v for k, v in call.query.items() if k.lower() != "$skiptoken"}
+        query["$skiptoken"] = paging.encode({"after": users[top - 1].seq})
+        body["@odata.nextLink"] = paging.link(call.root, "users", query)
+    return json_reply(200, body)
+
+
+def _skip_after(call: Call) -> int:
+    raw = paging.param(call.query, "$skiptoken")
+    if raw is None:
+        return 0
+    state = paging.decode(raw)
+    if state is None or not isinstance(state.get("after"), int):
+        raise GraphFailure(
+            400, "Request_BadRequest", "The specified page token value has expired or is invalid."
+        )
+    return int(state["after"])
 
 
 def _filter_values(raw: str | None) -> tuple[str, set[str]] | None:

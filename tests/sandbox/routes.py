@@ -7,20 +7,30 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from tests.sandbox import operations as ops
+from tests.sandbox.delta import users_delta
 from tests.sandbox.errors import GraphFailure
-from tests.sandbox.messages import Reply
-from tests.sandbox.users import User
-
-AUTH_READ = frozenset({"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"})
-AUTH_WRITE = frozenset({"UserAuthenticationMethod.ReadWrite.All"})
-PHONE_READ = AUTH_READ | {"UserAuthMethod-Phone.Read.All", "UserAuthMethod-Phone.ReadWrite.All"}
-PHONE_WRITE = AUTH_WRITE | {"UserAuthMethod-Phone.ReadWrite.All"}
-EMAIL_READ = AUTH_READ | {"UserAuthMethod-Email.Read.All", "UserAuthMethod-Email.ReadWrite.All"}
-EMAIL_WRITE = AUTH_WRITE | {"UserAuthMethod-Email.ReadWrite.All"}
-USER_READ = frozenset(
-    {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+from tests.sandbox.groups import (
+    get_group,
+    list_members,
+    list_transitive_members,
+    list_transitive_user_members,
+    list_user_members,
 )
-USER_WRITE = frozenset({"User.ReadWrite.All", "Directory.ReadWrite.All"})
+from tests.sandbox.messages import Reply
+from tests.sandbox.permissions import (
+    AUTH_READ,
+    AUTH_WRITE,
+    EMAIL_READ,
+    EMAIL_WRITE,
+    GROUP_READ,
+    PHONE_READ,
+    PHONE_WRITE,
+    PROFILE_PHONE_WRITE,
+    USER_READ,
+    USER_WRITE,
+)
+from tests.sandbox.profile import delete_user, update_user
+from tests.sandbox.users import User
 
 UserHandler = Callable[[ops.Call, User], Reply]
 CollectionHandler = Callable[[ops.Call], Reply]
@@ -41,6 +51,8 @@ class Endpoint:
 _A = "authentication"
 _TABLE: dict[tuple[str, tuple[str, ...]], Endpoint] = {
     ("GET", ()): Endpoint("GET user", USER_READ, ops.get_user),
+    ("PATCH", ()): Endpoint("PATCH user", PROFILE_PHONE_WRITE, update_user),
+    ("DELETE", ()): Endpoint("DELETE user", USER_WRITE, delete_user),
     ("GET", (_A, "phoneMethods")): Endpoint("GET phoneMethods", PHONE_READ, ops.list_phones),
     ("POST", (_A, "phoneMethods")): Endpoint("POST phoneMethods", PHONE_WRITE, ops.add_phone),
     ("GET", (_A, "phoneMethods", ID)): Endpoint("GET phoneMethod", PHONE_READ, ops.get_phone),
@@ -67,6 +79,20 @@ _TABLE: dict[tuple[str, tuple[str, ...]], Endpoint] = {
 }
 _USERS_GET = Endpoint("GET users", USER_READ, ops.list_users, on_user=False)
 _USERS_POST = Endpoint("POST users", USER_WRITE, ops.create_user, on_user=False)
+_USERS_DELTA = Endpoint("GET users/delta", USER_READ, users_delta, on_user=False)
+_GROUPS: dict[tuple[str, ...], Endpoint] = {
+    (): Endpoint("GET group", GROUP_READ, get_group, on_user=False),
+    ("members",): Endpoint("GET group members", GROUP_READ, list_members, on_user=False),
+    ("members", "microsoft.graph.user"): Endpoint(
+        "GET group members", GROUP_READ, list_user_members, on_user=False
+    ),
+    ("transitiveMembers",): Endpoint(
+        "GET group transitiveMembers", GROUP_READ, list_transitive_members, on_user=False
+    ),
+    ("transitiveMembers", "microsoft.graph.user"): Endpoint(
+        "GET group transitiveMembers", GROUP_READ, list_transitive_user_members, on_user=False
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -76,6 +102,7 @@ class Route:
     endpoint: Endpoint
     user: str
     method_id: str
+    group: str = ""
 
     @property
     def is_write(self) -> bool:
@@ -106,8 +133,25 @@ def resolve(method: str, rest: str, version: str, *, in_batch: bool = False) -> 
         if endpoint is None:
             raise GraphFailure(405, "Request_BadRequest", f"The HTTP method '{method}' is not allowed.")
         return Route(endpoint, "", "")
+    if head == "users" and len(segments) == 2 and segments[1] in ("delta", "delta()"):
+        if method != "GET":
+            raise GraphFailure(405, "Request_BadRequest", f"The HTTP method '{method}' is not allowed.")
+        return Route(_USERS_DELTA, "", "")
+    if head == "groups":
+        return _group_route(method, segments)
     user, tail = _user_reference(segments)
     return _match(method, user, tail, version, in_batch)
+
+
+def _group_route(method: str, segments: list[str]) -> Route:
+    if len(segments) < 2:
+        raise _no_segment("groups")
+    endpoint = _GROUPS.get(tuple(segments[2:]))
+    if endpoint is None:
+        raise _no_segment(segments[-1])
+    if method != "GET":
+        raise GraphFailure(405, "Request_BadRequest", f"The HTTP method '{method}' is not allowed.")
+    return Route(endpoint, "", "", group=unquote(segments[1]))
 
 
 def _user_reference(segments: list[str]) -> tuple[str, list[str]]:

@@ -15,13 +15,15 @@ from tests.sandbox.app import SandboxApp
 from tests.sandbox.batch import BatchRunner
 from tests.sandbox.config import SandboxConfig
 from tests.sandbox.entra import GRAPH_APP_ID, Entra
+from tests.sandbox.errors import GraphFailure
 from tests.sandbox.faults import FaultConfig, FaultInjector
 from tests.sandbox.graph import GraphService
 from tests.sandbox.server import HttpsServer, server_context
 from tests.sandbox.stats import Stats
-from tests.sandbox.tenant import Tenant
+from tests.sandbox.tenant import Group, Tenant
 from tests.sandbox.throttle import Throttle
 from tests.sandbox.tokens import Signer
+from tests.sandbox.users import User
 
 
 class Sandbox:
@@ -55,7 +57,7 @@ class Sandbox:
         signer = Signer(files.signing_key.read_bytes())
         stats = Stats()
         graph = GraphService(tenant, signer, Throttle(config.limits()), FaultInjector(config.faults), stats, url,
-                             audiences, config.throttle)  # fmt: skip
+                             audiences, config.throttle, config.page_size, config.delta_expiry)  # fmt: skip
         batches = BatchRunner(graph, shuffle=config.shuffle_batch, seed=config.faults.seed)
         server.app = SandboxApp(config, tenant, Entra(tenant, signer, url, audiences), graph, batches, stats)
         return cls(server.app, server, files, client_id)
@@ -163,6 +165,62 @@ class Sandbox:
     def history(self, ref: str | None = None) -> dict[str, list[dict[str, Any]]]:
         """Method changes per UPN in order (optionally for one user)."""
         return self.app.tenant.history(ref)
+
+    def group(self, group_id: str) -> dict[str, Any]:
+        """A detached snapshot of one group (members as lower-case object ids); ``KeyError`` when unknown."""
+        with self.tenant.lock:
+            return self._group(group_id).snapshot()
+
+    # --- directory changes (each one is seen by delta queries) ---
+
+    def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        """Add a user in the seed format; returns its snapshot. ``ValueError`` when invalid or a duplicate."""
+        return seeds.add_user(self.tenant, user).snapshot()
+
+    def set_profile(self, ref: str, **values: Any) -> list[str]:
+        """Set profile properties (``mobilePhone="+1 425 555 0100"``, ``businessPhones=[...]``) as the
+        directory (or AD Connect, so also on synced users) would; returns the names that changed."""
+        with self.tenant.lock:
+            return self.tenant.change(self._user(ref), values)
+
+    def delete_user(self, ref: str, *, permanent: bool = False) -> None:
+        """Delete a user: ``@removed`` reason ``changed`` in delta (``deleted`` when ``permanent``)."""
+        with self.tenant.lock:
+            self.tenant.remove(self._user(ref), permanent=permanent)
+
+    def add_group(self, group: dict[str, Any]) -> dict[str, Any]:
+        """Add a group in the seed format (``{"id", "displayName", "members": [...]}``); its snapshot."""
+        return seeds.add_group(self.tenant, group).snapshot()
+
+    def add_member(self, group_id: str, ref: str) -> None:
+        """Add a user (id or UPN) or group (id) to a group's direct members (no-op when already one)."""
+        with self.tenant.lock:
+            group, member = self._group(group_id), seeds.member_id(self.tenant, ref)
+            if member not in group.members:
+                group.members.append(member)
+
+    def remove_member(self, group_id: str, ref: str) -> None:
+        """Remove a direct member (no-op when not one)."""
+        with self.tenant.lock:
+            group, member = self._group(group_id), seeds.member_id(self.tenant, ref)
+            if member in group.members:
+                group.members.remove(member)
+
+    def expire_delta_tokens(self) -> None:
+        """Expire every delta/skip token issued so far (answered per ``SandboxConfig.delta_expiry``)."""
+        self.tenant.expire_delta_tokens()
+
+    def _user(self, ref: str) -> User:
+        try:
+            return self.tenant.find(ref)
+        except GraphFailure as exc:
+            raise KeyError(ref) from exc
+
+    def _group(self, group_id: str) -> Group:
+        try:
+            return self.tenant.find_group(group_id)
+        except GraphFailure as exc:
+            raise KeyError(group_id) from exc
 
     def stats(self) -> dict[str, Any]:
         """Request counters (see ``GET /_sandbox/stats``)."""

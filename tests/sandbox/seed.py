@@ -1,4 +1,4 @@
-"""Seed files: the tenant id, app registrations (roles per resource, credentials) and users.
+"""Seed files: the tenant id, app registrations (roles per resource, credentials), users and groups.
 
 See tests/sandbox/README.md for the format. Invalid seeds raise ``ValueError`` naming the problem.
 """
@@ -14,8 +14,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.sandbox.entra import GRAPH_APP_ID
+from tests.sandbox.errors import GraphFailure
 from tests.sandbox.rules import EMAIL_ADDRESS, PHONE_NUMBER
-from tests.sandbox.tenant import GRAPH, App, Tenant
+from tests.sandbox.tenant import GRAPH, App, Group, Tenant
 from tests.sandbox.users import DEFAULT_METHODS, DEFAULT_PHONE, FIRST_PHONE_DEFAULT, PHONE_TYPES, User
 
 DEFAULT_ROLES: tuple[str, ...] = (
@@ -51,12 +52,61 @@ def build(seed: dict[str, Any], base_dir: Path | None, client_cert_pem: bytes) -
         if not default_id and app.certificate_pem == client_cert_pem:
             default_id = app.client_id
     for raw in seed.get("users") or []:
-        user = _user(raw)
+        add_user(tenant, raw)
+    groups = [_group(raw) for raw in seed.get("groups") or []]
+    for group in groups:
+        tenant.groups[group.id.lower()] = group
+    for group, raw in zip(groups, seed.get("groups") or [], strict=True):
+        group.members = [member_id(tenant, str(ref)) for ref in raw.get("members") or []]
+    return tenant, default_id or next(iter(tenant.apps.values())).client_id
+
+
+def add_user(tenant: Tenant, raw: dict[str, Any]) -> User:
+    """Add a user given in the seed format (a change for delta queries); ``ValueError`` when invalid."""
+    user = _user(raw)
+    with tenant.lock:
         if tenant.has_upn(user.upn):
             msg = f"seed: duplicate userPrincipalName {user.upn}"
             raise ValueError(msg)
         tenant.add(user)
-    return tenant, default_id or next(iter(tenant.apps.values())).client_id
+    return user
+
+
+def add_group(tenant: Tenant, raw: dict[str, Any]) -> Group:
+    """Add a group given in the seed format (members are UPNs, user ids or group ids)."""
+    group = _group(raw)
+    with tenant.lock:
+        if group.id.lower() in tenant.groups:
+            msg = f"seed: duplicate group id {group.id}"
+            raise ValueError(msg)
+        members = [member_id(tenant, str(ref)) for ref in raw.get("members") or []]
+        group.members = members
+        tenant.groups[group.id.lower()] = group
+    return group
+
+
+def member_id(tenant: Tenant, ref: str) -> str:
+    """The lower-case object id of a user (id or UPN) or group (id); ``ValueError`` when unknown."""
+    with tenant.lock:
+        if ref.lower() in tenant.groups:
+            return ref.lower()
+        try:
+            return tenant.find(ref).id.lower()
+        except GraphFailure as exc:
+            msg = f"seed: unknown group member {ref!r}"
+            raise ValueError(msg) from exc
+
+
+def _group(raw: dict[str, Any]) -> Group:
+    name = raw.get("displayName")
+    if not isinstance(name, str) or not name:
+        msg = f"seed: group without a displayName: {raw!r}"
+        raise ValueError(msg)
+    group_id = str(raw.get("id") or uuid.uuid5(uuid.NAMESPACE_URL, "sandbox-group:" + name.lower()))
+    profile = {k: v for k, v in raw.items() if k not in ("id", "members")}
+    profile.setdefault("securityEnabled", True)
+    profile.setdefault("mailNickname", name.replace(" ", "").lower())
+    return Group(group_id, profile)
 
 
 def is_graph_key(key: str) -> bool:

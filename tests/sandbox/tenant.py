@@ -1,4 +1,5 @@
-"""The sandbox tenant: users, apps and the history of method changes, behind one lock.
+"""The sandbox tenant: users, groups, apps, the history of method changes and the change counter that
+delta queries read, behind one lock.
 
 Every Graph operation on a user runs entirely under ``Tenant.lock`` (cheap: no I/O, no sleeping), so
 concurrent requests see the same serialisable state Graph would give them.
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from provisioning.models import phone_key
-from tests.sandbox.errors import GraphFailure, user_not_found
+from tests.sandbox.errors import GraphFailure, group_not_found, user_not_found
 from tests.sandbox.users import User
 
 T = TypeVar("T")
@@ -53,6 +54,19 @@ class Change:
 
 
 @dataclass
+class Group:
+    """A security group: its profile and its direct members (user or group object ids, in order)."""
+
+    id: str
+    profile: dict[str, Any]
+    members: list[str] = field(default_factory=list)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A detached dict of the group."""
+        return {"id": self.id, **self.profile, "members": list(self.members)}
+
+
+@dataclass
 class Tenant:
     """All mutable directory state of the sandbox tenant."""
 
@@ -63,12 +77,63 @@ class Tenant:
     _users: dict[str, User] = field(default_factory=dict)
     _by_upn: dict[str, str] = field(default_factory=dict)
     _history: list[Change] = field(default_factory=list)
+    groups: dict[str, Group] = field(default_factory=dict)
+    counter: int = 0  # monotonically increasing directory change counter (delta queries)
+    delta_epoch: int = 0  # delta and skip tokens issued in an older epoch have expired
+    _seq: int = 0
+    _removed: dict[str, User] = field(default_factory=dict)
+
+    def bump(self) -> int:
+        """The next value of the change counter (call under the lock)."""
+        self.counter += 1
+        return self.counter
 
     def add(self, user: User) -> None:
-        """Register a user (the caller checks for duplicates)."""
+        """Register a user, stamped as a change (the caller checks for duplicates)."""
         with self.lock:
+            self._seq += 1
+            user.seq, user.created, user.removed = self._seq, self.bump(), None
+            self._removed.pop(user.id.lower(), None)
             self._users[user.id.lower()] = user
             self._by_upn[user.upn.lower()] = user.id.lower()
+
+    def change(self, user: User, values: dict[str, Any]) -> list[str]:
+        """Set profile properties; the ones whose value changed share one new counter stamp."""
+        with self.lock:
+            changed = [name for name, value in values.items() if user.profile.get(name) != value]
+            if changed:
+                stamp = self.bump()
+                for name in changed:
+                    user.profile[name] = values[name]
+                    user.stamps[name] = stamp
+            return changed
+
+    def remove(self, user: User, *, permanent: bool = False) -> None:
+        """Delete a user: gone from lookups and groups, kept as a tombstone for delta queries."""
+        with self.lock:
+            del self._users[user.id.lower()]
+            del self._by_upn[user.upn.lower()]
+            for group in self.groups.values():
+                if user.id.lower() in group.members:
+                    group.members.remove(user.id.lower())
+            user.removed = (self.bump(), "deleted" if permanent else "changed")
+            self._removed[user.id.lower()] = user
+
+    def expire_delta_tokens(self) -> None:
+        """Expire every delta and skip token issued so far (their next use is 410 or syncStateNotFound)."""
+        with self.lock:
+            self.delta_epoch += 1
+
+    def tracked(self) -> list[User]:
+        """Live and deleted users in insertion order, for delta queries (call under the lock)."""
+        return sorted([*self._users.values(), *self._removed.values()], key=lambda u: u.seq)
+
+    def find_group(self, group_id: str) -> Group:
+        """A group by object id; 404 ``Request_ResourceNotFound`` otherwise."""
+        group = self.groups.get(group_id.lower())
+        if group is None:
+            raise group_not_found(group_id)
+        return group
 
     def has_upn(self, upn: str) -> bool:
         """Whether a user with this UPN exists (case-insensitive)."""

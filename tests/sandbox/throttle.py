@@ -109,8 +109,9 @@ class Throttle:
 
 
 def resource_units(endpoint_name: str, query: dict[str, str]) -> int:
-    """Graph's identity cost: GET users (collection or one) 2, other GET 1, writes 1; ``$select`` -1, min 1."""
-    base = 2 if endpoint_name in ("GET users", "GET user") else 1
+    """Graph's identity cost: GET users (collection, one, delta page) 2, other GET 1, writes 1; ``$select``
+    -1, min 1."""
+    base = 2 if endpoint_name in ("GET users", "GET user", "GET users/delta") else 1
     if "$select" in query:
         base -= 1
     if "$expand" in query:

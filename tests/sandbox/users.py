@@ -66,6 +66,16 @@ class User:
     other_methods: list[str] = field(default_factory=list)
     sms_state: str = "notEnabled"
     in_sms_policy: bool = True
+    seq: int = 0  # insertion order, the stable paging cursor
+    created: int = 0  # tenant change counter when the user was added
+    stamps: dict[str, int] = field(default_factory=dict)  # property -> change counter of its last change
+    removed: tuple[int, str] | None = None  # (change counter, "changed" | "deleted") once deleted
+
+    def changed_since(self, since: int, names: list[str] | None) -> list[str]:
+        """Properties (of ``names``, or any) whose last change is after counter ``since``."""
+        return [
+            name for name, stamp in self.stamps.items() if stamp > since and (names is None or name in names)
+        ]
 
     def mfa_methods(self) -> int:
         """How many methods could serve as a default (phones and app methods; email is SSPR-only)."""
@@ -83,6 +93,7 @@ class User:
             "displayName": self.profile.get("displayName"),
             "mobilePhone": self.profile.get("mobilePhone"),
             "businessPhones": list(self.profile.get("businessPhones") or []),
+            "onPremisesSyncEnabled": bool(self.profile.get("onPremisesSyncEnabled")),
             "phoneMethods": dict(self.phones),
             "email": self.email,
             "defaultMethod": self.default_method,

@@ -95,3 +95,69 @@ def phones(user: str) -> str:
 def error_code(response: httpx.Response) -> str:
     """``error.code`` of a Graph error response."""
     return str(response.json()["error"]["code"])
+
+
+SYNC_SCOPE = "99999999-0000-0000-0000-000000000001"
+NESTED = "99999999-0000-0000-0000-000000000002"
+PHONE_ONLY = "dddddddd-eeee-ffff-0000-111111111111"
+SELECT = "id,userPrincipalName,mobilePhone,businessPhones"
+
+
+def directory_seed() -> dict[str, Any]:
+    """Five users (one synced from on-premises), a scope group with a nested group, and apps with the
+    roles a profile-phone sync job may or may not have."""
+    return {
+        "tenantId": TENANT,
+        "apps": [
+            {"clientId": CLIENT, "displayName": "sync job",
+             "roles": ["User.Read.All", "GroupMember.Read.All", "User.ReadWrite.All",
+                       "UserAuthenticationMethod.ReadWrite.All"]},
+            {"clientId": READER, "displayName": "user reader", "clientSecret": "s", "roles": ["User.Read.All"]},
+            {"clientId": NOBODY, "displayName": "member reader", "clientSecret": "s",
+             "roles": ["GroupMember.Read.All"]},
+            {"clientId": PHONE_ONLY, "displayName": "phone writer", "clientSecret": "s",
+             "roles": ["User.Read.All", "User-Phone.ReadWrite.All"]},
+        ],
+        "users": [
+            {"userPrincipalName": "ann@contoso.test", "mobilePhone": "+31 6 12345678",
+             "businessPhones": ["+31 20 5550100"], "jobTitle": "Engineer"},
+            {"userPrincipalName": "bob@contoso.test", "mobilePhone": "+1 425 555 0109",
+             "onPremisesSyncEnabled": True},
+            {"userPrincipalName": "carla@contoso.test"},
+            {"userPrincipalName": "dave@contoso.test", "mobilePhone": "06-23456789"},
+            {"userPrincipalName": "eve@contoso.test"},
+        ],
+        "groups": [
+            {"id": SYNC_SCOPE, "displayName": "Phone sync scope",
+             "members": ["ann@contoso.test", "BOB@contoso.test", "carla@contoso.test", NESTED]},
+            {"id": NESTED, "displayName": "Nested", "members": ["dave@contoso.test", "ann@contoso.test"]},
+        ],
+    }  # fmt: skip
+
+
+@pytest.fixture
+def directory(state_dir: Path) -> Iterator[Sandbox]:
+    """A sandbox on ``directory_seed()`` with pages of two, so paging shows with five users."""
+    config = SandboxConfig(shuffle_batch=False, page_size=2)
+    with Sandbox.start(seed=directory_seed(), config=config, state_dir=state_dir) as sb:
+        yield sb
+
+
+@pytest.fixture
+def dgraph(directory: Sandbox) -> Iterator[httpx.Client]:
+    """A v1.0 client on the directory sandbox as the sync-job app."""
+    with client_for(directory) as client:
+        yield client
+
+
+def follow(client: httpx.Client, url: str, **kwargs: Any) -> tuple[list[list[dict[str, Any]]], str]:
+    """Follow ``@odata.nextLink`` from ``url``; the pages' items and the final ``@odata.deltaLink``."""
+    pages: list[list[dict[str, Any]]] = []
+    while True:
+        response = client.get(url, **kwargs)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages.append(body["value"])
+        if "@odata.nextLink" not in body:
+            return pages, body.get("@odata.deltaLink", "")
+        url = body["@odata.nextLink"]

@@ -12,15 +12,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from provisioning.csv_input import (
-    ColumnMap,
-    ParsedFile,
-    ReaderLimits,
-    map_columns,
-    mark_duplicates,
-    parse_csv,
-    parse_record,
-)
+from provisioning.csv_input import ParsedFile, ReaderLimits, parse_csv
+from provisioning.csv_records import ColumnMap, map_columns, parse_record
 from provisioning.models import DefaultMethod, DesiredRow, MethodKind, SmsSignIn
 
 SEED = Path(__file__).parents[2].parent / "shared" / "fixtures" / "seed-AuthMethodsImport.csv"
@@ -582,17 +575,18 @@ def test_every_row_of_a_repeated_user_names_the_other_lines():
     ]
 
 
-def test_mark_duplicates_uses_singular_for_one_other_line_and_ignores_empty_users():
-    """Two rows name each other with "line N"; rows without a user never count as duplicates."""
-    rows = [DesiredRow(2, "a@x.com"), DesiredRow(3, ""), DesiredRow(4, "A@X.COM"), DesiredRow(5, "")]
+def test_two_rows_of_one_user_name_each_other_in_the_singular_and_empty_users_never_count():
+    """Two rows name each other with "line N" and the column as written; rows without a user never
+    count as duplicates."""
+    text = "UserPrincipalName,Mobile\na@x.com,\n,+31 612345678\nA@X.COM,\n,+31 612345678\n"
 
-    marked = mark_duplicates(rows, column="User")
+    parsed = parse(text)
 
-    assert [row.errors for row in marked] == [
-        ("User: the same user is also on line 4; keep one row per user",),
-        (),
-        ("User: the same user is also on line 2; keep one row per user",),
-        (),
+    assert [row.errors for row in parsed.rows] == [
+        ("UserPrincipalName: the same user is also on line 4; keep one row per user",),
+        ("UserPrincipalName: empty; every row needs a user (UPN or object id)",),
+        ("UserPrincipalName: the same user is also on line 2; keep one row per user",),
+        ("UserPrincipalName: empty; every row needs a user (UPN or object id)",),
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -166,3 +167,54 @@ def test_normalising_is_idempotent(text, region):
         return
 
     assert normalise_phone(once, None) == once
+
+
+def _phonenumbers_says_valid(country_code: int, national: str) -> bool:
+    zeros = len(national) - len(national.lstrip("0"))
+    number = phonenumbers.PhoneNumber(
+        country_code=country_code,
+        national_number=int(national),
+        italian_leading_zero=zeros > 0 or None,
+        number_of_leading_zeros=zeros if zeros > 1 else None,
+    )
+    return bool(phonenumbers.is_valid_number(number))
+
+
+def _example_numbers() -> list[tuple[int, str]]:
+    kinds = (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE)
+    found = (
+        phonenumbers.example_number_for_type(r, k) for r in phonenumbers.SUPPORTED_REGIONS for k in kinds
+    )
+    return sorted(
+        {(int(n.country_code or 0), phonenumbers.national_significant_number(n)) for n in found if n}
+    )
+
+
+EXAMPLES = _example_numbers()
+
+
+@settings(deadline=None, max_examples=500)
+@given(
+    example=st.sampled_from(EXAMPLES),
+    edits=st.lists(st.tuples(st.integers(0, 16), st.sampled_from("0123456789")), max_size=2),
+    cut=st.integers(-1, 1),
+)
+def test_validity_matches_phonenumbers_for_every_region(example, edits, cut):
+    """Our compiled copy of phonenumbers' validity check agrees with it, valid or not, in all regions."""
+    country_code, national = example
+    digits = list(national[: len(national) + cut] if cut < 0 else national + "5" * cut)
+    for at, digit in edits:
+        digits[at % len(digits)] = digit
+    number = "".join(digits)
+    expected = _phonenumbers_says_valid(country_code, number) or (
+        number.startswith("0") and len(number) > 1 and _phonenumbers_says_valid(country_code, number[1:])
+    )
+
+    try:
+        normalise_phone(f"+{country_code} {number}", None)
+    except PhoneError:
+        valid = False
+    else:
+        valid = True
+
+    assert valid is expected

@@ -488,3 +488,18 @@ def test_plan_listing_of_a_real_plan_names_every_touched_subject():
 
     assert f"-> {A}" in text
     assert "push -> sms" in text
+
+
+def test_report_without_header_renders_only_the_lines_so_chunks_concatenate():
+    """A header, then each chunk rendered without one, equals the whole report rendered at once."""
+    first = [outcome(OutcomeKind.UNCHANGED, row=DesiredRow(2, "ann@contoso.test"))]
+    second = [outcome(OutcomeKind.UNCHANGED, row=DesiredRow(n, f"u{n}@contoso.test")) for n in (3, 4)]
+
+    pieces = (
+        render_report_csv([])
+        + render_report_csv(first, header=False)
+        + render_report_csv(second, header=False)
+    )
+
+    assert pieces == render_report_csv(first + second)
+    assert render_report_csv([], header=False) == ""

@@ -7,6 +7,7 @@ import pytest
 from provisioning.errors import AuthenticationError
 from provisioning.models import (
     AddPhone,
+    CurrentMethods,
     DefaultMethod,
     DeletePhone,
     DesiredRow,
@@ -15,7 +16,7 @@ from provisioning.models import (
     SetDefaultMethod,
     SmsSignIn,
 )
-from provisioning.service import provision
+from provisioning.service import apply_row, provision
 from tests.fakes import FakeGraph, FakeUser
 
 MOBILE, ALT, OFFICE, EMAIL = (
@@ -168,3 +169,31 @@ def test_concurrent_runs_keep_input_order_and_report_progress():
 
     assert [o.row.line for o in outcomes] == list(range(2, 22))
     assert max(seen) == 20
+
+
+def test_a_retry_reports_the_whole_change_since_the_first_attempt():
+    """When an earlier attempt already added the mobile, the retry still reports it as changed."""
+    graph = FakeGraph({"ann": FakeUser(phones={MOBILE: A})})
+    before = CurrentMethods("ann", {})
+    desired = row("ann", {MOBILE: A, OFFICE: C})
+
+    outcome = apply_row(desired, graph, graph.read_methods("ann"), dry_run=False, before=before)
+
+    assert outcome.kind is OutcomeKind.CHANGED
+    assert outcome.current == before
+    assert [(type(r.operation).__name__, r.ok) for r in outcome.results] == [
+        ("AddPhone", True),
+        ("AddPhone", True),
+    ]
+    assert graph.applied == [AddPhone("ann", OFFICE, C)]
+
+
+def test_a_retry_with_nothing_done_earlier_is_a_normal_run():
+    """A retry whose first attempt wrote nothing reports exactly what it applied."""
+    graph = FakeGraph({"ann": FakeUser()})
+    now = graph.read_methods("ann")
+
+    outcome = apply_row(row("ann", {MOBILE: A}), graph, now, dry_run=False, before=now)
+
+    assert outcome.kind is OutcomeKind.CHANGED
+    assert [r.request_id for r in outcome.results] == ["req-1"]

@@ -19,7 +19,7 @@ from provisioning.models import (
     Subject,
     UpdatePhone,
 )
-from provisioning.summary import Summary, format_summary_line, render_summary, summarise
+from provisioning.summary import Summary, format_summary_line, render_summary, summarise, summary_document
 from tests.builders import ALT, MOBILE, OFFICE, USER, A, B, C, decision, failed, ok, outcome
 
 ADD_MOBILE = AddPhone(USER, MOBILE, A)
@@ -159,3 +159,27 @@ def _summary(**counts: int) -> Summary:
 def test_summary_line_names_every_count(summary, dry_run, line):
     """The one-line summary gives the rows per outcome and how the writes went."""
     assert format_summary_line(summary, dry_run=dry_run) == line
+
+
+def test_summaries_add_up_field_by_field():
+    """The sum of two chunks' summaries is the summary of both chunks together."""
+    first = [outcome(OutcomeKind.CHANGED, results=[ok(ADD_MOBILE), failed(ADD_ALT)])]
+    second = [outcome(OutcomeKind.UNCHANGED), outcome(OutcomeKind.CHANGED, results=[ok(SET_SMS)])]
+
+    assert summarise(first) + summarise(second) == summarise(first + second)
+    assert summarise([]) + summarise(first) == summarise(first)
+
+
+def test_summary_document_of_counts_is_what_render_summary_writes():
+    """summary_document over added-up counts gives the same document as render_summary over all rows."""
+    outcomes = [outcome(OutcomeKind.CHANGED, results=[ok(ADD_MOBILE)]), outcome(OutcomeKind.SKIPPED)]
+
+    document = summary_document(
+        summarise(outcomes[:1]) + summarise(outcomes[1:]),
+        source="users.csv",
+        started="t0",
+        finished="t1",
+        dry_run=False,
+    )
+
+    assert document == render(outcomes)

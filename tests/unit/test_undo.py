@@ -299,3 +299,25 @@ def test_applying_undo_csv_restores_the_methods(user, csv_text):
 
     assert [o.kind for o in undone] == [OutcomeKind.CHANGED]
     assert _state(user) == before
+
+
+def test_undo_without_header_renders_only_the_rows_so_chunks_concatenate():
+    """A header, then each chunk rendered without one, equals the whole undo file rendered at once."""
+    managed = frozenset({MOBILE})
+    rows = [desired({MOBILE: A}, line=n, user=f"u{n}@contoso.test") for n in (2, 3)]
+    applied = [
+        outcome(
+            OutcomeKind.CHANGED,
+            row=row,
+            results=[ok(AddPhone(row.user, MOBILE, A))],
+            before=current(user=row.user),
+        )
+        for row in rows
+    ]
+
+    pieces = render_undo_csv([], managed=managed) + "".join(
+        render_undo_csv([one], managed=managed, header=False) for one in applied
+    )
+
+    assert pieces == render_undo_csv(applied, managed=managed)
+    assert render_undo_csv([], managed=managed, header=False) == ""

@@ -1,0 +1,95 @@
+"""Process-wide wiring for the Function App: settings read once, one Graph client, one storage client.
+
+Nothing is built at import time: ``services()`` builds on first use and keeps the result for the life
+of the worker process, so the token cache, TLS connections and httpx pool are reused across
+invocations (the Functions host keeps a Python worker process alive between them).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from provisioning.blob_store import BlobStore
+from provisioning.graph import GraphClient
+from provisioning.http_api import ApiDeps
+from provisioning.jobs import JobStore
+from provisioning.pipeline import Pipeline
+from provisioning.settings import Settings
+from provisioning.storage import StorageSettings, build_blob_service, build_queue, ensure_resources
+from provisioning.sync_rows import SyncSettings
+from provisioning.work_queue import WorkQueue
+
+
+@dataclass
+class Services:
+    """What the triggers need; Graph is built lazily (the CSV fan-out never calls Graph)."""
+
+    env: Mapping[str, str]
+    storage: StorageSettings
+    blobs: BlobStore
+    jobs: JobStore
+    _graph: GraphClient | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def settings(self) -> Settings:
+        return Settings.from_env(self.env)
+
+    def graph(self) -> GraphClient:
+        """The process's one Graph client (one MSAL app, one token cache, one connection pool)."""
+        with self._lock:
+            if self._graph is None:
+                from provisioning.bootstrap import build_graph
+
+                self._graph = build_graph(self.settings())
+            return self._graph
+
+    def sync_settings(self) -> SyncSettings:
+        return SyncSettings.from_env(self.env)
+
+    def api_deps(self) -> ApiDeps:
+        limits = Settings.offline(self.env)
+        concurrency = int(self.env.get("PROVISIONING_CONCURRENCY", "4") or 4)
+        return ApiDeps(
+            graph=self.graph,
+            jobs=Pipeline(self.jobs),
+            default_region=limits.default_region,
+            concurrency=concurrency,
+        )
+
+    def close(self) -> None:
+        if self._graph is not None:
+            self._graph.close()
+
+
+_services: Services | None = None
+_services_lock = threading.Lock()
+
+
+def build_services(env: Mapping[str, str]) -> Services:
+    """Services for *env*; storage containers and queues are created when missing."""
+    storage = StorageSettings.from_env(env)
+    ensure_resources(storage)
+    blobs = BlobStore(build_blob_service(storage))
+    queue = WorkQueue(build_queue(storage, storage.work_queue))
+    return Services(dict(env), storage, blobs, JobStore(blobs, storage, queue))
+
+
+def services() -> Services:
+    """The process-wide services, built from ``os.environ`` on first use."""
+    global _services
+    with _services_lock:
+        if _services is None:
+            _services = build_services(os.environ)
+        return _services
+
+
+def reset_services() -> None:
+    """Forget the process-wide services (tests that change the environment between runs)."""
+    global _services
+    with _services_lock:
+        if _services is not None:
+            _services.close()
+        _services = None

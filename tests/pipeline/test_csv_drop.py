@@ -1,0 +1,167 @@
+"""CSV drop to report through the real triggers, Azurite and the Graph sandbox."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+import pytest
+
+from function_app import app
+from provisioning.app_services import services
+from provisioning.jobs import JobStore
+from provisioning.local.host import index
+from provisioning.pipeline import fan_out_blob, process_chunk
+from tests.conftest import SAMPLES
+from tests.e2e.test_cli import methods, run
+from tests.pipeline.conftest import Pipeline
+from tests.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e
+
+ENV = {
+    "PROVISIONING_INPUT_CONTAINER": "in",
+    "PROVISIONING_WORK_QUEUE": "work",
+    "PROVISIONING_SYNC_SCHEDULE": "0 0 2 * * *",
+}
+# Request ids differ between runs by nature; everything else in a row must match.
+VOLATILE = {"request_ids"}
+
+
+def rows_of(text: str) -> list[dict[str, str]]:
+    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in csv.DictReader(io.StringIO(text))]
+
+
+def job_of(pipeline: Pipeline, name: str) -> str:
+    props = pipeline.blobs.get_blob_client(pipeline.input, name).get_blob_properties()
+    return JobStore.job_id_for_blob(pipeline.input, name, props.etag)
+
+
+def test_the_function_app_indexes_every_trigger():
+    """Indexing the app as the host does finds the five functions with their bindings."""
+    names = {f.name for f in index(app, {**os.environ, **ENV})}
+
+    assert names == {
+        "csv_drop",
+        "chunk_worker",
+        "poison_handler",
+        "provision",
+        "job_status",
+        "openapi",
+        "nightly_sync",
+    }
+
+
+def test_upload_gives_the_same_outcomes_as_the_cli(pipeline, sandbox_state_dir, monkeypatch, tmp_path):
+    """The report of an uploaded CSV equals the CLI's report for the same file and tenant."""
+    with Sandbox.start(seed=SAMPLES / "demo-tenant.json", state_dir=sandbox_state_dir) as twin:
+        for key, value in {**twin.env, "PROVISIONING_DEFAULT_REGION": "NL"}.items():
+            monkeypatch.setenv(key, value)
+        code, _, err = run("apply", str(SAMPLES / "users.csv"), "--report-dir", str(tmp_path))
+        assert code == 0, err
+        cli_after = methods(twin)
+    for key, value in pipeline.env.items():
+        monkeypatch.setenv(key, value)
+    pipeline.upload("users.csv", (SAMPLES / "users.csv").read_bytes())
+
+    pipeline.run()
+
+    job = job_of(pipeline, "users.csv")
+    assert rows_of(pipeline.report(job, "report.csv")) == rows_of((tmp_path / "report.csv").read_text())
+    assert methods(pipeline.sandbox) == cli_after
+    summary = json.loads(pipeline.report(job, "summary.json"))
+    assert summary["rows"] == 32
+
+
+def test_the_same_blob_delivered_twice_starts_one_job(pipeline):
+    """A second delivery of the same blob version enqueues nothing new."""
+    pipeline.upload("users.csv", (SAMPLES / "users.csv").read_bytes())
+    pipeline.run()
+    writes = pipeline.sandbox.stats()["writes"]
+    blob = pipeline.blobs.get_blob_client(pipeline.input, "users.csv")
+
+    fan_out_blob(blob, services())
+    pipeline.runner.work_until_idle()
+
+    assert pipeline.sandbox.stats()["writes"] == writes
+
+
+def test_a_rejected_file_yields_a_report_that_says_why(pipeline):
+    """A file without a UPN column enqueues nothing and its summary names the problem."""
+    pipeline.upload("bad.csv", b"Name,Mobile\nann,+31 612345678\n")
+
+    pipeline.run()
+
+    summary = json.loads(pipeline.report(job_of(pipeline, "bad.csv"), "summary.json"))
+    assert "no UPN column" in json.dumps(summary)
+    assert pipeline.sandbox.stats()["requests"] == 0
+
+
+def test_invalid_rows_are_reported_in_line_order_with_the_valid_ones(pipeline):
+    """Invalid rows go straight to the results; the report keeps the file's line order."""
+    text = (
+        "UPN,Mobile\n"
+        "adele.vance@contoso.test,+31 612345678\n"
+        "not-a-user,+31 612345678\n"
+        "alex.wilber@contoso.test,+1 425 555 0102\n"
+    )
+    pipeline.upload("mixed.csv", text.encode())
+
+    pipeline.run()
+
+    report = list(csv.DictReader(io.StringIO(pipeline.report(job_of(pipeline, "mixed.csv"), "report.csv"))))
+    assert [(r["line"], r["outcome"]) for r in report] == [
+        ("2", "changed"),
+        ("3", "invalid"),
+        ("4", "changed"),
+    ]
+
+
+def test_a_chunk_delivered_twice_keeps_one_outcome_per_row(pipeline):
+    """Working the same message twice leaves the tenant and every row's single outcome unchanged."""
+    jobs = services().jobs
+    text = "UPN,Mobile\nadele.vance@contoso.test,+31 612345678\nalex.wilber@contoso.test,+1 425 555 0102\n"
+    pipeline.upload("twice.csv", text.encode())
+    pipeline.runner.deliver_blobs()
+    message = pipeline.runner.pollers[0].queue.peek_messages()[0]
+    decoded = jobs.decode_message(message.content.decode())
+    pipeline.runner.work_until_idle()
+    after_first = methods(pipeline.sandbox)
+
+    process_chunk(decoded, services().graph(), jobs)
+
+    report = list(csv.DictReader(io.StringIO(pipeline.report(job_of(pipeline, "twice.csv"), "report.csv"))))
+    assert [r["outcome"] for r in report] == ["changed", "changed"]
+    assert methods(pipeline.sandbox) == after_first
+
+
+class CrashAfterWrites(JobStore):
+    """A job store whose first chunk completion dies, as a worker killed after its Graph writes."""
+
+    crashed = False
+
+    def complete_chunk(self, job_id, chunk, outcomes):
+        if not CrashAfterWrites.crashed and outcomes:
+            CrashAfterWrites.crashed = True
+            raise RuntimeError("worker killed")
+        return super().complete_chunk(job_id, chunk, outcomes)
+
+
+def test_a_worker_killed_after_its_graph_writes_is_finished_by_the_redelivery(pipeline):
+    """The retry of a chunk whose writes landed reports them as changed with the true previous values."""
+    CrashAfterWrites.crashed = False
+    svc = services()
+    svc.jobs.__class__ = CrashAfterWrites
+    pipeline.upload("users.csv", (SAMPLES / "users.csv").read_bytes())
+
+    pipeline.run()
+
+    job = job_of(pipeline, "users.csv")
+    report = {r["upn"]: r for r in csv.DictReader(io.StringIO(pipeline.report(job, "report.csv")))}
+    assert CrashAfterWrites.crashed
+    assert report["adele.vance@contoso.test"]["outcome"] == "changed"
+    assert report["adele.vance@contoso.test"]["mobile_previous"] == ""
+    assert report["diego.siciliani@contoso.test"]["mobile_previous"].lstrip("'") == "+1 4255550106"
+    assert {r["outcome"] for r in report.values()} <= {"changed", "unchanged"}
