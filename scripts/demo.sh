@@ -1,65 +1,83 @@
 #!/usr/bin/env bash
-# `make demo`: the main job end to end against the Graph sandbox seeded with the demo tenant.
-# check -> plan -> apply -> apply again (all unchanged, zero Graph writes) -> the rules that refuse
-# -> undo restores the tenant. Exits non-zero if any of these does not hold.
+# `make demo`: the product end to end on this machine. Azurite plays Azure Storage, the Graph sandbox
+# plays Microsoft Graph and Entra ID, and the local runner plays the Functions host.
+#   CLI check and plan -> CSV drop through the pipeline -> CLI apply of the same file (all unchanged,
+#   zero Graph writes) -> the rules that refuse -> undo.csv dropped back in restores the tenant ->
+#   ServiceNow request for one user -> nightly sync as a dry run.
+# Exits non-zero if any of these does not hold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=.venv/bin/python
+export PYTHONPATH="$PWD"
 OUT=demo-out
 rm -rf "$OUT"
 mkdir -p "$OUT"
 ENV_FILE="$OUT/sandbox.env"
+export RUNNER_READY="$OUT/runner.json"
+PIDS=()
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cli() { echo "\$ python -m provisioning $*"; "$PY" -m provisioning "$@"; }
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    "$PY" -m tests.azurite stop "$OUT/azurite" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+wait_for() {  # FILE PID LOG
+    for _ in $(seq 1 300); do
+        [ -f "$1" ] && return 0
+        kill -0 "$2" 2>/dev/null || { cat "$3"; exit 1; }
+        sleep 0.1
+    done
+    echo "timed out waiting for $1"; cat "$3"; exit 1
+}
 
-step "Start the Graph sandbox (HTTPS on loopback) with the demo tenant"
+step "Start Azurite, the Graph sandbox (demo tenant) and the local Functions runner (2 workers)"
+"$PY" -m tests.azurite start "$OUT/azurite"
 "$PY" -m tests.sandbox --port 0 --seed samples/demo-tenant.json --env-file "$ENV_FILE" \
     --state-dir "$OUT/sandbox" >"$OUT/sandbox.log" 2>&1 &
-SANDBOX_PID=$!
-trap 'kill "$SANDBOX_PID" 2>/dev/null || true; wait "$SANDBOX_PID" 2>/dev/null || true' EXIT
-for _ in $(seq 1 200); do
-    [ -f "$ENV_FILE" ] && break
-    kill -0 "$SANDBOX_PID" 2>/dev/null || { cat "$OUT/sandbox.log"; exit 1; }
-    sleep 0.1
-done
-[ -f "$ENV_FILE" ] || { echo "the sandbox did not start"; cat "$OUT/sandbox.log"; exit 1; }
+PIDS+=($!)
+wait_for "$ENV_FILE" "${PIDS[-1]}" "$OUT/sandbox.log"
 set -a
 # shellcheck disable=SC1090
 . "$ENV_FILE"
+PROVISIONING_STORAGE="$(cat "$OUT/azurite/connection")"
+AzureWebJobsStorage="$PROVISIONING_STORAGE"
+PROVISIONING_DEFAULT_REGION=NL
+PROVISIONING_SYNC_SCHEDULE="0 0 2 * * *"
+PROVISIONING_SYNC_DRY_RUN=true
 set +a
-export PROVISIONING_DEFAULT_REGION=NL
-echo "sandbox at $SANDBOX_URL (settings in $ENV_FILE)"
+"$PY" -m provisioning.local --port 0 --workers 2 --ready-file "$RUNNER_READY" >"$OUT/runner.log" 2>&1 &
+PIDS+=($!)
+wait_for "$RUNNER_READY" "${PIDS[-1]}" "$OUT/runner.log"
+echo "sandbox at $SANDBOX_URL; runner at $("$PY" -c 'import json,os;print(json.load(open(os.environ["RUNNER_READY"]))["url"])')"
 
 stats() { "$PY" scripts/sandbox_stats.py "$@"; }
-snapshot() { "$PY" scripts/sandbox_stats.py --state >"$1"; }
-snapshot "$OUT/tenant-before.json"
+"$PY" scripts/sandbox_stats.py --state >"$OUT/tenant-before.json"
 
 step "Check the input offline (the seed script's number format is normalised)"
-cli check samples/users.csv | tail -n 5
+cli check samples/users.csv | tail -n 4
 
 step "Check a broken file: every bad row says what to fix"
-PROVISIONING_DEFAULT_REGION='' cli check samples/invalid.csv || echo "(exit code $? : rows invalid)"
+PROVISIONING_DEFAULT_REGION='' cli check samples/invalid.csv || echo "(exit code $?: rows invalid)"
 
 step "Plan: read the tenant, write nothing"
 stats --reset
-cli plan samples/users.csv
+cli plan samples/users.csv | tail -n 12
 stats --expect-writes 0
 
-step "Apply"
+step "CSV drop: upload samples/users.csv to the input container; the pipeline applies it"
 stats --reset
-cli apply samples/users.csv --report-dir "$OUT/first"
-echo "summary.json:"
-cat "$OUT/first/summary.json"
-echo
+"$PY" scripts/demo_pipeline.py upload samples/users.csv
 stats
 
-step "Apply the same file again: every row unchanged, zero Graph writes"
+step "Apply the same file with the CLI: every row unchanged, zero Graph writes"
 stats --reset
-cli apply samples/users.csv --report-dir "$OUT/second"
+cli apply samples/users.csv --report-dir "$OUT/cli-second"
 stats --expect-writes 0
-"$PY" - "$OUT/second/summary.json" <<'PY'
+"$PY" - "$OUT/cli-second/summary.json" <<'PY'
 import json, sys
 summary = json.load(open(sys.argv[1]))
 outcomes = {k: v for k, v in summary["outcomes"].items() if v}
@@ -68,11 +86,30 @@ print(f"all {summary['rows']} rows unchanged")
 PY
 
 step "Rules Graph enforces, explained before anything is sent"
-cli plan samples/rules.csv || echo "(exit code $? : the unknown user is a failed row)"
+cli plan samples/rules.csv | grep -E "skip|failed|^line" || true
 
-step "Undo: apply undo.csv from the first run and the tenant is as it was"
-cli apply "$OUT/first/undo.csv" --report-dir "$OUT/undo"
-snapshot "$OUT/tenant-after-undo.json"
+step "Undo: drop the pipeline's undo.csv back in; the tenant is as it was"
+JOB=$("$PY" -c "
+import os; from azure.storage.blob import BlobServiceClient; from provisioning.jobs import job_id_for_blob
+c=os.environ.get('PROVISIONING_INPUT_CONTAINER','provisioning-input')
+b=BlobServiceClient.from_connection_string(os.environ['PROVISIONING_STORAGE']).get_blob_client(c,'users.csv')
+print(job_id_for_blob(c,'users.csv',b.get_blob_properties().etag))")
+"$PY" -c "
+import os,sys; from azure.storage.blob import BlobServiceClient
+s=BlobServiceClient.from_connection_string(os.environ['PROVISIONING_STORAGE'])
+r=os.environ.get('PROVISIONING_REPORT_CONTAINER','provisioning-reports')
+open(sys.argv[1],'wb').write(s.get_blob_client(r,sys.argv[2]+'/undo.csv').download_blob().readall())" \
+    "$OUT/users-undo.csv" "$JOB"
+"$PY" scripts/demo_pipeline.py upload "$OUT/users-undo.csv"
+"$PY" scripts/sandbox_stats.py --state >"$OUT/tenant-after-undo.json"
 "$PY" scripts/sandbox_stats.py --compare "$OUT/tenant-before.json" "$OUT/tenant-after-undo.json"
 
-step "Done: reports in $OUT/first, $OUT/second and $OUT/undo"
+step "ServiceNow: POST /api/provision for one user"
+"$PY" scripts/demo_pipeline.py provision
+
+step "Nightly sync, dry run: profile mobilePhone -> mobile method"
+stats --reset
+"$PY" scripts/demo_pipeline.py sync
+stats --expect-writes 0
+
+step "Done: logs and reports in $OUT/"

@@ -15,8 +15,15 @@ from typing import Any
 
 import azure.functions as func
 
+from provisioning.storage import DEFAULT_NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 _SETTING = re.compile(r"%([A-Za-z0-9_]+)%")
+BINDING_DEFAULTS: Mapping[str, str] = {
+    "PROVISIONING_INPUT_CONTAINER": DEFAULT_NAMES["PROVISIONING_INPUT_CONTAINER"],
+    "PROVISIONING_WORK_QUEUE": DEFAULT_NAMES["PROVISIONING_WORK_QUEUE"],
+    "PROVISIONING_SYNC_SCHEDULE": "0 0 2 * * *",  # 02:00 UTC (NCRONTAB; Flex has no time zones)
+}
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,12 @@ def _functions_of(app: func.FunctionApp) -> list[Any]:
 
 
 def index(app: func.FunctionApp, env: Mapping[str, str]) -> list[Function]:
-    """Every function of *app* with its trigger's ``%SETTING%`` expressions resolved."""
+    """Every function of *app* with its trigger's ``%SETTING%`` expressions resolved.
+
+    Settings the bindings name but the environment lacks take the app's defaults (in Azure the
+    Bicep sets each of them as an app setting).
+    """
+    env = {**BINDING_DEFAULTS, **env}
     functions = []
     for built in _functions_of(app):
         bindings = json.loads(built.get_function_json())["bindings"]
