@@ -23,8 +23,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# Azurite is started here for the whole test run (the storage tests never mock the SDKs) and stopped
+# whatever pytest's result; the tests start their own Graph sandboxes in-process.
 test: setup lint
-	$(VENV)/bin/pytest
+	@$(PY) -m tests.azurite start .azurite
+	@TEST_STORAGE_CONNECTION="$$(cat .azurite/connection)" $(VENV)/bin/pytest; status=$$?; \
+		$(PY) -m tests.azurite stop .azurite; exit $$status
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -x -q

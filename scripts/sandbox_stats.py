@@ -12,6 +12,7 @@ import os
 import ssl
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -21,7 +22,7 @@ def _client() -> httpx.Client:
     return httpx.Client(base_url=os.environ["SANDBOX_URL"], verify=context, timeout=10)
 
 
-def _comparable(state: object) -> object:
+def _comparable(state: Any) -> dict[str, dict[str, Any]]:
     """The methods of every user, keyed by UPN: what undo must restore."""
     users = state["users"] if isinstance(state, dict) and "users" in state else state
     assert isinstance(users, list)
@@ -40,7 +41,7 @@ def main() -> int:
     if args.compare:
         before, after = (_comparable(json.loads(Path(p).read_text())) for p in args.compare)
         if before != after:
-            changed = sorted(k for k in before if before[k] != after.get(k))  # type: ignore[index,union-attr]
+            changed = sorted(k for k in before if before[k] != after.get(k))
             print(f"tenant differs from the snapshot for: {', '.join(changed)}")
             return 1
         print("tenant methods identical to the snapshot taken before the first apply")

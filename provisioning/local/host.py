@@ -18,7 +18,7 @@ import azure.functions as func
 from provisioning.storage import DEFAULT_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
-_SETTING = re.compile(r"%([A-Za-z0-9_]+)%")
+SETTING_EXPRESSION = re.compile(r"%([A-Za-z0-9_]+)%")
 BINDING_DEFAULTS: Mapping[str, str] = {
     "PROVISIONING_INPUT_CONTAINER": DEFAULT_NAMES["PROVISIONING_INPUT_CONTAINER"],
     "PROVISIONING_WORK_QUEUE": DEFAULT_NAMES["PROVISIONING_WORK_QUEUE"],
@@ -65,7 +65,7 @@ def resolve(value: str, env: Mapping[str, str]) -> str:
             raise KeyError(msg)
         return env[name]
 
-    return _SETTING.sub(lookup, value)
+    return SETTING_EXPRESSION.sub(lookup, value)
 
 
 _BUILT: dict[int, list[Any]] = {}
