@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -119,29 +119,7 @@ class GraphClient:
         (learn.microsoft.com/graph/api/authentication-list-methods); 404 user raises.
         """
         reply = self._send(Call("GET", self._paths.methods(user), user, "read methods", READ_PERMISSION))
-        phones: dict[MethodKind, str] = {}
-        sms_state: str | None = None
-        email: str | None = None
-        others: list[str] = []
-        for item in _items(reply):
-            odata_type = str(item.get("@odata.type", "")).removeprefix("#microsoft.graph.")
-            if odata_type == "phoneAuthenticationMethod":
-                kind = _PHONE_TYPES.get(str(item.get("phoneType")))
-                number = item.get("phoneNumber")
-                if kind is None or not isinstance(number, str):
-                    continue  # unknownFutureValue and the like: not ours to manage
-                phones[kind] = number
-                state = item.get("smsSignInState")
-                if kind is MethodKind.MOBILE and isinstance(state, str):
-                    sms_state = state
-            elif odata_type == "emailAuthenticationMethod":
-                address = item.get("emailAddress")
-                email = address if isinstance(address, str) else None
-            elif odata_type and odata_type not in _NOT_MFA:
-                others.append(odata_type.removesuffix("AuthenticationMethod"))
-        return CurrentMethods(
-            user=user, phones=phones, email=email, sms_sign_in_state=sms_state, other_methods=tuple(others)
-        )
+        return methods_from_items(user, _items(reply))
 
     def read_default_method(self, user: str) -> tuple[str | None, bool | None]:
         """Graph's ``userPreferredMethodForSecondaryAuthentication`` and system-preferred flag (beta)."""
@@ -174,50 +152,20 @@ class GraphClient:
 
     def _request_for(self, operation: Operation) -> tuple[Call, Callable[[], bool] | None]:
         """The request for one operation and, for a POST, how a re-read tells that it applied."""
-        paths = self._paths
+        user = operation.user
+        # Object id rather than UPN for these two (graph-api.md section 2 notes, docs issue #13328).
+        by_id = isinstance(operation, SetDefaultMethod | SetSmsSignIn)
+        call = operation_call(self._paths, operation, self._object_id(user) if by_id else user)
         match operation:
-            case AddPhone(user=user, kind=kind, number=number):
-                body = {"phoneNumber": number, "phoneType": kind.value}
-                call = _write_call(
-                    "POST", paths.phone_methods(user), user, f"add {kind} phone", body, one_method=False
-                )
+            case AddPhone(kind=kind, number=number):
                 return call, lambda: _same(kind, self.read_methods(user).phones.get(kind), number)
-            case UpdatePhone(user=user, kind=kind, number=number):
-                body = {"phoneNumber": number, "phoneType": kind.value}
-                return _write_call(
-                    "PATCH", paths.phone_method(user, kind), user, f"update {kind} phone", body
-                ), None
-            case DeletePhone(user=user, kind=kind):
-                return _write_call(
-                    "DELETE", paths.phone_method(user, kind), user, f"delete {kind} phone"
-                ), None
-            case AddEmail(user=user, address=address):
-                call = _write_call(
-                    "POST",
-                    paths.email_methods(user),
-                    user,
-                    "add email",
-                    {"emailAddress": address},
-                    one_method=False,
-                )
+            case AddEmail(address=address):
                 return call, lambda: _same(MethodKind.EMAIL, self.read_methods(user).email, address)
-            case UpdateEmail(user=user, address=address):
-                body = {"emailAddress": address}
-                return _write_call("PATCH", paths.email_method(user), user, "update email", body), None
-            case DeleteEmail(user=user):
-                return _write_call("DELETE", paths.email_method(user), user, "delete email"), None
-            case SetDefaultMethod(user=user, method=method):
-                # Object id rather than UPN for these two (graph-api.md section 2 notes, docs issue #13328).
-                url = paths.sign_in_preferences(self._object_id(user))
-                body = {"userPreferredMethodForSecondaryAuthentication": method.value}
-                return _write_call("PATCH", url, user, "set default method", body, one_method=False), None
-            case SetSmsSignIn(user=user, enable=enable):
-                object_id = self._object_id(user)
-                what = "enable SMS sign-in" if enable else "disable SMS sign-in"
-                call = _write_call("POST", paths.sms_sign_in(object_id, enable=enable), user, what)
-                return call, lambda: (self.read_sms_sign_in_state(object_id) == "ready") == enable
+            case SetSmsSignIn(enable=enable):
+                target = self._object_id(user)
+                return call, lambda: (self.read_sms_sign_in_state(target) == "ready") == enable
             case _:
-                assert_never(operation)
+                return call, None
 
     def _object_id(self, user: str) -> str:
         """The user's object id: *user* itself when a GUID, else looked up once per client."""
@@ -367,3 +315,63 @@ def _unexpected(call: Call, reply: _Reply) -> PermanentGraphError:
 
 def _same(kind: MethodKind, have: str | None, want: str) -> bool:
     return have is not None and method_key(kind, have) == method_key(kind, want)
+
+
+def methods_from_items(user: str, items: Sequence[Mapping[str, object]]) -> CurrentMethods:
+    """A user's methods from the items of ``GET /authentication/methods`` (each with ``@odata.type``)."""
+    phones: dict[MethodKind, str] = {}
+    sms_state: str | None = None
+    email: str | None = None
+    others: list[str] = []
+    for item in items:
+        odata_type = str(item.get("@odata.type", "")).removeprefix("#microsoft.graph.")
+        if odata_type == "phoneAuthenticationMethod":
+            kind = _PHONE_TYPES.get(str(item.get("phoneType")))
+            number = item.get("phoneNumber")
+            if kind is None or not isinstance(number, str):
+                continue  # unknownFutureValue and the like: not ours to manage
+            phones[kind] = number
+            state = item.get("smsSignInState")
+            if kind is MethodKind.MOBILE and isinstance(state, str):
+                sms_state = state
+        elif odata_type == "emailAuthenticationMethod":
+            address = item.get("emailAddress")
+            email = address if isinstance(address, str) else None
+        elif odata_type and odata_type not in _NOT_MFA:
+            others.append(odata_type.removesuffix("AuthenticationMethod"))
+    return CurrentMethods(
+        user=user, phones=phones, email=email, sms_sign_in_state=sms_state, other_methods=tuple(others)
+    )
+
+
+def operation_call(paths: GraphPaths, operation: Operation, target: str) -> Call:
+    """The Graph request for one write; *target* is the user path reference (UPN or object id)."""
+    user = operation.user
+    match operation:
+        case AddPhone(kind=kind, number=number):
+            body = {"phoneNumber": number, "phoneType": kind.value}
+            return _write_call(
+                "POST", paths.phone_methods(target), user, f"add {kind} phone", body, one_method=False
+            )
+        case UpdatePhone(kind=kind, number=number):
+            body = {"phoneNumber": number, "phoneType": kind.value}
+            return _write_call("PATCH", paths.phone_method(target, kind), user, f"update {kind} phone", body)
+        case DeletePhone(kind=kind):
+            return _write_call("DELETE", paths.phone_method(target, kind), user, f"delete {kind} phone")
+        case AddEmail(address=address):
+            body = {"emailAddress": address}
+            return _write_call("POST", paths.email_methods(target), user, "add email", body, one_method=False)
+        case UpdateEmail(address=address):
+            body = {"emailAddress": address}
+            return _write_call("PATCH", paths.email_method(target), user, "update email", body)
+        case DeleteEmail():
+            return _write_call("DELETE", paths.email_method(target), user, "delete email")
+        case SetDefaultMethod(method=method):
+            body = {"userPreferredMethodForSecondaryAuthentication": method.value}
+            url = paths.sign_in_preferences(target)
+            return _write_call("PATCH", url, user, "set default method", body, one_method=False)
+        case SetSmsSignIn(enable=enable):
+            what = "enable SMS sign-in" if enable else "disable SMS sign-in"
+            return _write_call("POST", paths.sms_sign_in(target, enable=enable), user, what)
+        case _:
+            assert_never(operation)

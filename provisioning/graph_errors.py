@@ -67,15 +67,23 @@ def error_for(call: Call, response: httpx.Response, client_request_id: str) -> G
         body: object = response.json()
     except ValueError:
         body = None
+    return error_for_status(call, response.status_code, response.headers, body, client_request_id)
+
+
+def error_for_status(
+    call: Call, status: int, headers: Mapping[str, str], body: object, client_request_id: str | None
+) -> GraphError:
+    """The ``GraphError`` for a status, headers and body (a whole response, or one ``$batch`` item)."""
     code, message, inner_id = odata_error(body)
-    error_type, text, code = _classify(call, response.status_code, code, message)
+    error_type, text, code = _classify(call, status, code, message)
+    lowered = {k.lower(): v for k, v in headers.items()}
     return error_type(
         text,
-        status=response.status_code,
+        status=status,
         code=code,
-        request_id=response.headers.get("request-id") or inner_id,
+        request_id=lowered.get("request-id") or inner_id,
         client_request_id=client_request_id,
-        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        retry_after=parse_retry_after(lowered.get("retry-after")),
     )
 
 

@@ -81,7 +81,7 @@ def read_current(row: DesiredRow, graph: GraphPort) -> CurrentMethods | Outcome:
         raise
     except GraphError as exc:
         log.warning("line %d %s: read failed: %s", row.line, mask_user(row.user), mask_text(str(exc)))
-        return Outcome(row, OutcomeKind.FAILED, error=_describe(exc), request_ids=_ids(exc))
+        return Outcome(row, OutcomeKind.FAILED, error=describe_error(exc), request_ids=_ids(exc))
 
 
 def apply_row(
@@ -99,24 +99,52 @@ def apply_row(
     """
     the_plan = plan(current, row)
     if dry_run:
-        kind = _kind(the_plan, (), planned=True)
-        return Outcome(row, kind, plan=the_plan, current=current, sms_sign_in_state=current.sms_sign_in_state)
+        return planned_outcome(row, the_plan, current)
     results = _apply(the_plan, graph)
+    read = _read_sms_state(row, graph) if _sms_applied(results) else None
+    return finish_outcome(
+        row, the_plan, current, results, before=before, sms_state=read, sms_read=read is not None
+    )
+
+
+def planned_outcome(row: DesiredRow, the_plan: Plan, current: CurrentMethods) -> Outcome:
+    """A dry run's outcome: what applying *the_plan* would do."""
+    kind = _kind(the_plan, (), planned=True)
+    return Outcome(row, kind, plan=the_plan, current=current, sms_sign_in_state=current.sms_sign_in_state)
+
+
+def finish_outcome(
+    row: DesiredRow,
+    the_plan: Plan,
+    current: CurrentMethods,
+    results: Sequence[OperationResult],
+    *,
+    before: CurrentMethods | None = None,
+    sms_state: str | None = None,
+    sms_read: bool = False,
+) -> Outcome:
+    """The outcome of applying *the_plan*; with *before* (a retry), the whole change since then.
+
+    *sms_state* is the mobile's state read after an SMS sign-in change (when *sms_read*).
+    """
     if before is not None and before != current:
         the_plan, results, current = _since(row, before, results)
-    state = _sms_state_after(row, graph, current, results)
     outcome = Outcome(
         row,
         _kind(the_plan, results, planned=False),
         plan=the_plan,
         current=current,
-        results=results,
+        results=tuple(results),
         error=next((r.error for r in results if not r.ok), None),
-        sms_sign_in_state=state,
+        sms_sign_in_state=sms_state if sms_read else current.sms_sign_in_state,
         request_ids=tuple(r.request_id for r in results if r.request_id),
     )
     log.info("line %d %s: %s", row.line, mask_user(row.user), outcome.kind)
     return outcome
+
+
+def _sms_applied(results: Sequence[OperationResult]) -> bool:
+    return any(r.ok and isinstance(r.operation, SetSmsSignIn) for r in results)
 
 
 def _since(
@@ -158,17 +186,15 @@ def _apply(the_plan: Plan, graph: GraphPort) -> tuple[OperationResult, ...]:
         except AuthenticationError:
             raise
         except GraphError as exc:
-            results.append(OperationResult(op, ok=False, request_id=exc.request_id, error=_describe(exc)))
+            results.append(
+                OperationResult(op, ok=False, request_id=exc.request_id, error=describe_error(exc))
+            )
             break
         results.append(OperationResult(op, ok=True, request_id=request_id))
     return tuple(results)
 
 
-def _sms_state_after(
-    row: DesiredRow, graph: GraphPort, current: CurrentMethods, results: Sequence[OperationResult]
-) -> str | None:
-    if not any(r.ok and isinstance(r.operation, SetSmsSignIn) for r in results):
-        return current.sms_sign_in_state
+def _read_sms_state(row: DesiredRow, graph: GraphPort) -> str | None:
     try:
         return graph.read_sms_sign_in_state(row.user)
     except GraphError:
@@ -183,7 +209,7 @@ def _kind(the_plan: Plan, results: Sequence[OperationResult], *, planned: bool) 
     return OutcomeKind.SKIPPED if the_plan.skipped else OutcomeKind.UNCHANGED
 
 
-def _describe(exc: GraphError) -> str:
+def describe_error(exc: GraphError) -> str:
     """The error for the report: the adapter's message, with status and code when it lacks them."""
     text = exc.message
     tag = " ".join(str(part) for part in (exc.status, exc.code) if part)
