@@ -5,7 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup lint test test-fast demo clean
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell sha1sum requirements-checkov.txt | cut -c1-12)
+
+.PHONY: setup lint test test-fast demo bench bench-quick clean checkov
 
 setup: $(STAMP) node_modules/.installed
 
@@ -13,6 +17,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-*; touch $@
+
+# checkov lives in its own virtualenv: its many dependencies stay out of the app's.
+checkov: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@rm -f $(CHECKOV_VENV)/.installed-*; touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -25,9 +37,10 @@ lint: $(STAMP)
 
 # Azurite is started here for the whole test run (the storage tests never mock the SDKs) and stopped
 # whatever pytest's result; the tests start their own Graph sandboxes in-process.
-test: setup lint
+# CHECKOV makes tests/infra/test_checkov.py fail (not skip) if checkov is missing.
+test: setup lint checkov
 	@$(PY) -m tests.azurite start .azurite
-	@TEST_STORAGE_CONNECTION="$$(cat .azurite/connection)" $(VENV)/bin/pytest; status=$$?; \
+	@TEST_STORAGE_CONNECTION="$$(cat .azurite/connection)" CHECKOV="$(CURDIR)/$(CHECKOV)" $(VENV)/bin/pytest; status=$$?; \
 		$(PY) -m tests.azurite stop .azurite; exit $$status
 
 test-fast: $(STAMP)
@@ -35,6 +48,15 @@ test-fast: $(STAMP)
 
 demo: setup
 	./scripts/demo.sh
+
+# Benchmarks against Azurite and the Graph sandbox (never timed unit tests): results as JSON under
+# bench/results/ (bench-quick: smaller sizes, bench/results/quick/). BENCH_ARGS="--snapshot HEAD" measures
+# the last commit instead of the working tree; see README "Benchmarks".
+bench: setup
+	$(PY) -m bench.run all $(BENCH_ARGS)
+
+bench-quick: setup
+	$(PY) -m bench.run all --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf .sandbox demo-out .pytest_cache .mypy_cache .ruff_cache

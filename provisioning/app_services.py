@@ -13,7 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from provisioning.blob_store import BlobStore
+from provisioning.bootstrap import GraphStack, build_graph_stack
+from provisioning.chunk_executor import ChunkExecutor
 from provisioning.graph import GraphClient
+from provisioning.graph_paths import GraphPaths
 from provisioning.http_api import ApiDeps
 from provisioning.jobs import JobStore
 from provisioning.pipeline import Pipeline
@@ -31,20 +34,28 @@ class Services:
     storage: StorageSettings
     blobs: BlobStore
     jobs: JobStore
-    _graph: GraphClient | None = None
+    _stack: GraphStack | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def settings(self) -> Settings:
         return Settings.from_env(self.env)
 
-    def graph(self) -> GraphClient:
-        """The process's one Graph client (one MSAL app, one token cache, one connection pool)."""
+    def stack(self) -> GraphStack:
+        """The process's Graph clients: one MSAL app and token cache, one connection pool, one pacer."""
         with self._lock:
-            if self._graph is None:
-                from provisioning.bootstrap import build_graph
+            if self._stack is None:
+                self._stack = build_graph_stack(self.settings())
+            return self._stack
 
-                self._graph = build_graph(self.settings())
-            return self._graph
+    def graph(self) -> GraphClient:
+        """One request at a time: the directory reads of the sync and the HTTP endpoint's small requests."""
+        return self.stack().graph
+
+    def chunk_executor(self) -> ChunkExecutor:
+        """Chunks through JSON $batch, on the same connections and pacer as ``graph()``."""
+        stack = self.stack()
+        root = self.settings().graph_root
+        return ChunkExecutor(stack.batch, GraphPaths(root), root)
 
     def sync_settings(self) -> SyncSettings:
         return SyncSettings.from_env(self.env)
@@ -60,8 +71,8 @@ class Services:
         )
 
     def close(self) -> None:
-        if self._graph is not None:
-            self._graph.close()
+        if self._stack is not None:
+            self._stack.close()
 
 
 _services: Services | None = None

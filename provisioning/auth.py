@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from provisioning.errors import AuthenticationError
+from provisioning.keyvault import SecretReader, read_certificate_secret
 from provisioning.settings import CLOUD_ENDPOINTS, Settings
 
 logger = logging.getLogger(__name__)
@@ -83,32 +84,43 @@ def load_certificate(
     except OSError as exc:
         msg = f"cannot read PROVISIONING_CERTIFICATE_PATH ({path}): {exc.strerror}"
         raise AuthenticationError(msg) from exc
+    pfx = path.suffix.lower() in {".pfx", ".p12"}
+    return parse_certificate(data, password, pfx=pfx, source="PROVISIONING_CERTIFICATE_PATH", now=now)
+
+
+def parse_certificate(
+    data: bytes, password: str | None, *, pfx: bool, source: str, now: dt.datetime | None = None
+) -> CertificateCredential:
+    """A credential from PEM or PFX bytes held in memory; *source* names where they came from in errors.
+
+    PEM is recognised by its private-key block unless *pfx* says otherwise.
+    """
     secret = password.encode() if password is not None else None
-    if path.suffix.lower() in {".pfx", ".p12"} or _PEM_KEY.search(data) is None:
-        key, leaf = _load_pfx(data, secret)
+    if pfx or _PEM_KEY.search(data) is None:
+        key, leaf = _load_pfx(data, secret, source)
     else:
-        key, leaf = _load_pem(data, secret)
-    return _credential(key, leaf, now or dt.datetime.now(dt.UTC))
+        key, leaf = _load_pem(data, secret, source)
+    return _credential(key, leaf, now or dt.datetime.now(dt.UTC), source)
 
 
-def _load_pfx(data: bytes, password: bytes | None) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def _load_pfx(data: bytes, password: bytes | None, source: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     try:
         key, leaf, _ = pkcs12.load_key_and_certificates(data, password)
     except ValueError as exc:
         msg = (
-            "PROVISIONING_CERTIFICATE_PATH is neither a PEM with a private key nor a PFX that "
+            f"{source} is neither a PEM with a private key nor a PFX that "
             "PROVISIONING_CERTIFICATE_PASSWORD opens: check the file and the password"
         )
         raise AuthenticationError(msg) from exc
     if key is None or leaf is None:
-        msg = "the PFX in PROVISIONING_CERTIFICATE_PATH must hold both the private key and its certificate"
+        msg = f"the PFX in {source} must hold both the private key and its certificate"
         raise AuthenticationError(msg)
-    return _rsa(key), leaf
+    return _rsa(key, source), leaf
 
 
-def _load_pem(data: bytes, password: bytes | None) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def _load_pem(data: bytes, password: bytes | None, source: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     key_match = _PEM_KEY.search(data)
-    assert key_match is not None  # load_certificate chose PEM because a key block is there
+    assert key_match is not None  # parse_certificate chose PEM because a key block is there
     try:
         key = serialization.load_pem_private_key(key_match.group(0), password)
     except TypeError as exc:  # cryptography: password missing for an encrypted key, or given for a plain one
@@ -117,36 +129,38 @@ def _load_pem(data: bytes, password: bytes | None) -> tuple[rsa.RSAPrivateKey, x
             if password is None
             else "unset PROVISIONING_CERTIFICATE_PASSWORD"
         )
-        msg = f"the private key in PROVISIONING_CERTIFICATE_PATH does not match the password setting: {needs}"
+        msg = f"the private key in {source} does not match the password setting: {needs}"
         raise AuthenticationError(msg) from exc
     except ValueError as exc:
-        msg = "the private key in PROVISIONING_CERTIFICATE_PATH cannot be read: check PROVISIONING_CERTIFICATE_PASSWORD"
+        msg = f"the private key in {source} cannot be read: check PROVISIONING_CERTIFICATE_PASSWORD"
         raise AuthenticationError(msg) from exc
-    rsa_key = _rsa(key)
+    rsa_key = _rsa(key, source)
     public = rsa_key.public_key().public_numbers()
     for block in _PEM_CERT.findall(data):
         cert = x509.load_pem_x509_certificate(block)
         cert_key = cert.public_key()
         if isinstance(cert_key, rsa.RSAPublicKey) and cert_key.public_numbers() == public:
             return rsa_key, cert
-    msg = "PROVISIONING_CERTIFICATE_PATH holds no certificate for its private key: put key and certificate in one PEM"
+    msg = f"{source} holds no certificate for its private key: put key and certificate in one PEM"
     raise AuthenticationError(msg)
 
 
-def _rsa(key: object) -> rsa.RSAPrivateKey:
+def _rsa(key: object, source: str) -> rsa.RSAPrivateKey:
     if not isinstance(key, rsa.RSAPrivateKey):
-        msg = "the certificate in PROVISIONING_CERTIFICATE_PATH must have an RSA key (Entra signs PS256 assertions)"
+        msg = f"the certificate in {source} must have an RSA key (Entra signs PS256 assertions)"
         raise AuthenticationError(msg)
     return key
 
 
-def _credential(key: rsa.RSAPrivateKey, leaf: x509.Certificate, now: dt.datetime) -> CertificateCredential:
+def _credential(
+    key: rsa.RSAPrivateKey, leaf: x509.Certificate, now: dt.datetime, source: str
+) -> CertificateCredential:
     leaf_key = leaf.public_key()
     if (
         not isinstance(leaf_key, rsa.RSAPublicKey)
         or leaf_key.public_numbers() != key.public_key().public_numbers()
     ):
-        msg = "the PFX in PROVISIONING_CERTIFICATE_PATH pairs a key with another key's certificate"
+        msg = f"the PFX in {source} pairs a key with another key's certificate"
         raise AuthenticationError(msg)
     thumbprint = leaf.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - display only, as the portal shows it
     if leaf.not_valid_after_utc <= now:
@@ -281,10 +295,27 @@ class BearerAuth(httpx.Auth):
         yield request
 
 
-def build_token_provider(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> TokenProvider:
-    """One lazily built MSAL app for the process; the certificate is read now, the network used later."""
-    if settings.certificate_path is not None:
+def build_token_provider(
+    settings: Settings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    secret_reader: SecretReader | None = None,
+) -> TokenProvider:
+    """One lazily built MSAL app for the process; the certificate is read now, the token endpoint used later.
+
+    The certificate comes from Key Vault when ``PROVISIONING_CERTIFICATE_KEYVAULT_URL`` is set (Azure),
+    else from ``PROVISIONING_CERTIFICATE_PATH`` (a developer's machine); a client secret is the fallback.
+    *secret_reader* replaces Key Vault in tests.
+    """
+    certificate: CertificateCredential | None = None
+    if (
+        settings.keyvault_certificate is not None
+    ):  # Azure: read once with the managed identity, kept in memory
+        secret = read_certificate_secret(settings.keyvault_certificate, client=secret_reader)
+        certificate = parse_certificate(secret.data, None, pfx=secret.pfx, source=secret.source)
+    elif settings.certificate_path is not None:
         certificate = load_certificate(settings.certificate_path, settings.certificate_password)
+    if certificate is not None:
         credential: object = certificate.as_msal_credential()
         used = f"certificate thumbprint {certificate.portal_thumbprint}"
     else:

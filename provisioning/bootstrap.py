@@ -1,6 +1,8 @@
-"""Wiring: one ``httpx.Client``, one token provider and one retry policy into a ``GraphClient``.
+"""Wiring: one ``httpx.Client``, one token provider and one retry policy into a ``GraphClient``; with
+``build_graph_stack`` also the process-wide ``Pacer`` and the ``$batch`` ``BatchSender`` on that client.
 
-Nothing is built at import time; call ``build_graph`` once per process.
+Nothing is built at import time; call ``build_graph`` or ``build_graph_stack`` once per process and
+reuse the result across chunks (token, TLS connections and the pacer's budget are per process).
 """
 
 from __future__ import annotations
@@ -8,11 +10,14 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 
 from provisioning.auth import BearerAuth, TokenSource, build_token_provider
 from provisioning.graph import GraphClient
+from provisioning.graph_batch import BatchSender
+from provisioning.pacer import Pacer, SingleRequestPacing
 from provisioning.retry import graph_retrying
 from provisioning.settings import Settings
 
@@ -25,13 +30,85 @@ def build_graph(
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
     tokens: TokenSource | None = None,
+    pacer: Pacer | None = None,
 ) -> GraphClient:
     """The Graph adapter for *settings*.
 
     *transport* replaces the network (tests pass ``httpx.MockTransport``); *tokens* replaces MSAL.
     The certificate is read here, so a bad one raises ``AuthenticationError`` now; the token
-    endpoint is first called on the first Graph request.
+    endpoint is first called on the first Graph request. With *pacer*, every request waits for
+    its budget and reports 429s and limit percentages to it (``SingleRequestPacing``).
     """
+    http, on_close = _build_http(settings, transport=transport, sleep=sleep, tokens=tokens)
+    if pacer is not None:
+        SingleRequestPacing(pacer).install(http)
+    retrying = graph_retrying(attempts=settings.max_attempts, sleep=sleep)
+    return GraphClient(http, retrying, graph_root=settings.graph_root, on_close=on_close)
+
+
+@dataclass(frozen=True)
+class GraphStack:
+    """The single-request client and the ``$batch`` sender over one HTTP client, paced by one pacer."""
+
+    graph: GraphClient
+    batch: BatchSender
+    pacer: Pacer
+
+    def close(self) -> None:
+        """Close the shared HTTP client and the token provider."""
+        self.graph.close()
+
+    def __enter__(self) -> GraphStack:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def build_pacer(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Pacer:
+    """The process-wide pacer: PROVISIONING_WRITE_RATE and PROVISIONING_REQUEST_RATE per second."""
+    return Pacer(write_rate=settings.write_rate, request_rate=settings.request_rate, clock=clock, sleep=sleep)
+
+
+def build_graph_stack(
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    tokens: TokenSource | None = None,
+    pacer: Pacer | None = None,
+) -> GraphStack:
+    """``GraphClient`` and ``BatchSender`` sharing one HTTP client, token provider and *pacer*
+    (built from *settings* when not given). Build once per process; both are thread-safe."""
+    pacer = pacer or build_pacer(settings, sleep=sleep)
+    http, on_close = _build_http(settings, transport=transport, sleep=sleep, tokens=tokens)
+    SingleRequestPacing(pacer).install(http)  # skips $batch envelopes: the sender paces those itself
+    retrying = graph_retrying(attempts=settings.max_attempts, sleep=sleep)
+    graph = GraphClient(http, retrying, graph_root=settings.graph_root, on_close=on_close)
+    batch = BatchSender(
+        http,
+        graph_root=settings.graph_root,
+        pacer=pacer,
+        max_attempts=settings.max_attempts,
+        sleep=sleep,
+        concurrency=settings.concurrency,
+    )
+    return GraphStack(graph, batch, pacer)
+
+
+def _build_http(
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None,
+    sleep: Callable[[float], None],
+    tokens: TokenSource | None,
+) -> tuple[httpx.Client, Callable[[], None] | None]:
+    """The one HTTP client for Graph, and what closes the token provider built for it (if any)."""
     on_close: Callable[[], None] | None = None
     if tokens is None:
         provider = build_token_provider(settings, sleep=sleep)
@@ -56,5 +133,4 @@ def build_graph(
         transport=transport,
         follow_redirects=False,
     )
-    retrying = graph_retrying(attempts=settings.max_attempts, sleep=sleep)
-    return GraphClient(http, retrying, graph_root=settings.graph_root, on_close=on_close)
+    return http, on_close

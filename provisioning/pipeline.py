@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+from provisioning.chunk_executor import ChunkExecutor
 from provisioning.csv_input import ReaderLimits, iter_rows, scan_csv
 from provisioning.errors import InputError
 from provisioning.job_records import CHUNK_ROWS, ChunkMessage, JobKind, JobRecord
 from provisioning.jobs import JobStore
 from provisioning.masking import mask_text
 from provisioning.models import ALL_KINDS, CurrentMethods, DesiredRow, JobStatus, Outcome, OutcomeKind
-from provisioning.ports import GraphPort
-from provisioning.service import apply_row, read_current
 from provisioning.settings import Settings
 
 if TYPE_CHECKING:
@@ -128,11 +126,10 @@ def process_chunk_message(text: str, services: Services) -> None:
     except InputError as exc:
         log.warning("dropping a malformed work message: %s", mask_text(str(exc)))
         return
-    concurrency = Settings.from_env(services.env).concurrency
-    process_chunk(message, services.graph(), services.jobs, concurrency=concurrency)
+    process_chunk(message, services.chunk_executor(), services.jobs)
 
 
-def process_chunk(message: ChunkMessage, graph: GraphPort, jobs: JobStore, *, concurrency: int = 4) -> bool:
+def process_chunk(message: ChunkMessage, executor: ChunkExecutor, jobs: JobStore) -> bool:
     """Read, journal, plan and apply one chunk, then record its outcomes; True if that ended the job.
 
     A chunk whose outcomes exist already (a redelivery) is only marked done again. The journal keeps
@@ -142,31 +139,14 @@ def process_chunk(message: ChunkMessage, graph: GraphPort, jobs: JobStore, *, co
     job, chunk = message.job_id, message.chunk
     if jobs.chunk_outcomes_exist(job, chunk):
         return jobs.complete_chunk(job, chunk, ())
-    reads = _read_all(message.rows, graph, concurrency)
+    reads = executor.read(message.rows)
     before = _journal(jobs, message, reads)
-
-    def work(row: DesiredRow) -> Outcome:
-        current = reads[row.line]
-        if isinstance(current, Outcome):
-            return current
-        return apply_row(row, graph, current, dry_run=message.dry_run, before=before.get(row.line))
-
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        outcomes = list(pool.map(work, message.rows))
+    outcomes = executor.apply(message.rows, reads, dry_run=message.dry_run, before=before)
     return jobs.complete_chunk(job, chunk, outcomes)
 
 
-def _read_all(
-    rows: Sequence[DesiredRow], graph: GraphPort, concurrency: int
-) -> dict[int, CurrentMethods | Outcome]:
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        return dict(
-            zip((r.line for r in rows), pool.map(lambda r: read_current(r, graph), rows), strict=True)
-        )
-
-
 def _journal(
-    jobs: JobStore, message: ChunkMessage, reads: dict[int, CurrentMethods | Outcome]
+    jobs: JobStore, message: ChunkMessage, reads: Mapping[int, CurrentMethods | Outcome]
 ) -> dict[int, CurrentMethods]:
     """The users' methods before this chunk's first write: this attempt's reads, or an earlier one's."""
     if message.dry_run:

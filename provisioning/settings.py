@@ -26,8 +26,17 @@ DEFAULT_HTTP_TIMEOUT = 30.0
 DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 64
+# Graph's identity-and-access limits per app + tenant (graph-api.md section 7): 3,000 writes per 150 s;
+# 3,500 resource units per 10 s for the smallest tenants (5,000 medium, 8,000 large). Split evenly over
+# the PROVISIONING_INSTANCES processes that share the app registration and tenant.
+GRAPH_WRITES_PER_SECOND = 3000 / 150
+GRAPH_REQUESTS_PER_SECOND = 3500 / 10
+DEFAULT_INSTANCES = 1
+MAX_INSTANCES = 1000
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Key Vault object names: 1-127 letters, digits and hyphens (learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates).
+_KEYVAULT_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
 
 
@@ -59,6 +68,15 @@ class InputLimits:
 
 
 @dataclass(frozen=True)
+class KeyVaultCertificate:
+    """Where the app's certificate lives in Key Vault, and which managed identity reads it."""
+
+    vault_url: str
+    name: str
+    client_id: str | None = None  # user-assigned managed identity; None = DefaultAzureCredential
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a Graph-calling command needs. Secrets are kept out of ``repr``."""
 
@@ -75,6 +93,10 @@ class Settings:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     concurrency: int = DEFAULT_CONCURRENCY
     ca_file: str | None = None  # SSL_CERT_FILE: extra CA bundle for Graph and the token endpoint
+    instances: int = DEFAULT_INSTANCES  # processes sharing Graph's per-app-and-tenant budget
+    write_rate: float | None = GRAPH_WRITES_PER_SECOND  # writes/s for this process; None: not paced
+    request_rate: float | None = GRAPH_REQUESTS_PER_SECOND  # requests/s for this process; None: not paced
+    keyvault_certificate: KeyVaultCertificate | None = None  # in Azure, instead of certificate_path
 
     @property
     def authority(self) -> str:
@@ -97,13 +119,16 @@ class Settings:
         client_id = reader.required("CLIENT_ID", "the application (client) id GUID of the app registration")
         if client_id is not None and not _GUID.match(client_id):
             reader.problem("CLIENT_ID", "must be the application (client) id GUID")
-        certificate, password, secret = _read_credential(reader)
+        credential = _read_credential(reader)
         cloud, authority_root, graph_root = _read_endpoints(reader, tenant)
         timeout = reader.number("HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT, minimum=1.0, maximum=600.0)
         attempts = reader.integer("MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, minimum=1, maximum=20)
         concurrency = reader.integer("CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1, maximum=MAX_CONCURRENCY)
+        instances = reader.integer("INSTANCES", DEFAULT_INSTANCES, minimum=1, maximum=MAX_INSTANCES)
+        write_rate = _read_rate(reader, "WRITE_RATE", GRAPH_WRITES_PER_SECOND / instances)
+        request_rate = _read_rate(reader, "REQUEST_RATE", GRAPH_REQUESTS_PER_SECOND / instances)
         reader.raise_problems()
-        if secret is not None:
+        if credential.secret is not None:
             logger.warning(
                 "PROVISIONING_CLIENT_SECRET is set: a client secret works but a certificate "
                 "(PROVISIONING_CERTIFICATE_PATH) is recommended"
@@ -113,9 +138,9 @@ class Settings:
         return cls(
             tenant_id=tenant,
             client_id=client_id,
-            certificate_path=certificate,
-            certificate_password=password,
-            client_secret=secret,
+            certificate_path=credential.path,
+            certificate_password=credential.password,
+            client_secret=credential.secret,
             cloud=cloud,
             authority_root=authority_root,
             graph_root=graph_root,
@@ -124,6 +149,10 @@ class Settings:
             max_attempts=attempts,
             concurrency=concurrency,
             ca_file=env.get("SSL_CERT_FILE") or None,
+            keyvault_certificate=credential.keyvault,
+            instances=instances,
+            write_rate=write_rate,
+            request_rate=request_rate,
         )
 
     @staticmethod
@@ -204,25 +233,55 @@ def _read_limits(reader: _Reader) -> InputLimits:
     )
 
 
-def _read_credential(reader: _Reader) -> tuple[Path | None, str | None, str | None]:
+@dataclass(frozen=True)
+class _Credential:
+    path: Path | None = None
+    password: str | None = None
+    secret: str | None = None
+    keyvault: KeyVaultCertificate | None = None
+
+
+def _read_rate(reader: _Reader, name: str, default: float) -> float | None:
+    """A per-second rate for this process: a positive number, or ``off`` (not paced; 429s still pause)."""
+    raw = reader.get(name)
+    if raw is None:
+        return default
+    if raw.lower() == "off":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0.01 <= value <= 100_000:  # also rejects nan
+        reader.problem(
+            name, f"must be a number per second from 0.01 to 100000, or off (default {default:g} per second)"
+        )
+        return default
+    return value
+
+
+def _read_credential(reader: _Reader) -> _Credential:
     raw_path = reader.get("CERTIFICATE_PATH")
     password = reader.get("CERTIFICATE_PASSWORD")
     secret = reader.get("CLIENT_SECRET")
-    if raw_path is None and secret is None:
+    keyvault = _read_keyvault(reader)
+    given = [name for name, value in (("CERTIFICATE_PATH", raw_path), ("CLIENT_SECRET", secret)) if value]
+    if reader.get("CERTIFICATE_KEYVAULT_URL") or reader.get("CERTIFICATE_NAME"):  # even when malformed
+        given.append("CERTIFICATE_KEYVAULT_URL")
+    if not given:
         reader.problem(
             "CERTIFICATE_PATH",
-            "is not set: set it to a PEM (key and certificate) or .pfx file of the app registration",
+            "is not set: set it to a PEM (key and certificate) or .pfx file of the app registration, "
+            "or set PROVISIONING_CERTIFICATE_KEYVAULT_URL and PROVISIONING_CERTIFICATE_NAME",
         )
-    if raw_path is not None and secret is not None:
-        reader.problem(
-            "CLIENT_SECRET", "is set together with PROVISIONING_CERTIFICATE_PATH: unset one of them"
-        )
+    if len(given) > 1:
+        reader.problem(given[1], f"is set together with {PREFIX}{given[0]}: unset one of them")
     if password is not None and raw_path is None:
         reader.problem(
             "CERTIFICATE_PASSWORD", "is set without PROVISIONING_CERTIFICATE_PATH: set the path or unset it"
         )
     if raw_path is None:
-        return None, password, secret
+        return _Credential(password=password, secret=secret, keyvault=keyvault)
     path = Path(raw_path).expanduser()
     if not path.is_file():
         reader.problem("CERTIFICATE_PATH", f"names no file ({path}): set it to an existing PEM or .pfx file")
@@ -230,7 +289,36 @@ def _read_credential(reader: _Reader) -> tuple[Path | None, str | None, str | No
         reader.problem(
             "CERTIFICATE_PATH", f"names a file this process cannot read ({path}): fix its permissions"
         )
-    return path, password, secret
+    return _Credential(path=path, password=password, secret=secret, keyvault=keyvault)
+
+
+def _read_keyvault(reader: _Reader) -> KeyVaultCertificate | None:
+    """The Key Vault certificate settings (Azure: Flex Consumption loads no platform certificates)."""
+    url = reader.get("CERTIFICATE_KEYVAULT_URL")
+    name = reader.get("CERTIFICATE_NAME")
+    client_id = reader.get("IDENTITY_CLIENT_ID")
+    if client_id is not None and not _GUID.match(client_id):
+        reader.problem(
+            "IDENTITY_CLIENT_ID", "must be the client id GUID of the user-assigned managed identity"
+        )
+    if url is None and name is None:
+        return None
+    if url is None or name is None:
+        missing = "CERTIFICATE_KEYVAULT_URL" if url is None else "CERTIFICATE_NAME"
+        reader.problem(missing, "is not set: the Key Vault URL and the certificate name go together")
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https" or not parts.hostname or parts.path.strip("/"):
+        reader.problem(
+            "CERTIFICATE_KEYVAULT_URL", "must be the vault URL, such as https://kv-name.vault.azure.net/"
+        )
+        return None
+    if not _KEYVAULT_NAME.match(name):
+        reader.problem(
+            "CERTIFICATE_NAME", "must be a Key Vault certificate name: 1-127 letters, digits, hyphens"
+        )
+        return None
+    return KeyVaultCertificate(vault_url=f"https://{parts.netloc.lower()}/", name=name, client_id=client_id)
 
 
 def _read_endpoints(reader: _Reader, tenant: str | None) -> tuple[Cloud, str, str]:

@@ -130,7 +130,7 @@ def test_a_chunk_delivered_twice_keeps_one_outcome_per_row(pipeline):
     pipeline.runner.work_until_idle()
     after_first = methods(pipeline.sandbox)
 
-    process_chunk(decoded, services().graph(), jobs)
+    process_chunk(decoded, services().chunk_executor(), jobs)
 
     report = list(csv.DictReader(io.StringIO(pipeline.report(job_of(pipeline, "twice.csv"), "report.csv"))))
     assert [r["outcome"] for r in report] == ["changed", "changed"]

@@ -26,7 +26,7 @@ def test_a_chunk_that_always_fails_ends_in_poison_and_its_rows_fail(pipeline: Pi
     def broken() -> object:
         raise RuntimeError("Graph unreachable from this worker")
 
-    monkeypatch.setattr(svc, "graph", broken)
+    monkeypatch.setattr(svc, "chunk_executor", broken)
 
     pipeline.run()
 

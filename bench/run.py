@@ -1,0 +1,634 @@
+# ruff: noqa: S603, S607 - the suite starts git, tar and its own modules with fixed arguments
+"""``python -m bench.run {all,versus,ceiling,fanout,summary} [--quick]``: the benchmark suite (``make bench``).
+
+All on this machine, against Azurite and the Graph sandbox (loopback only):
+
+- ``versus``  (1 + 4) the old script's algorithm (bench/baseline.py) against the pipeline on the same
+  mixed CSV, 100 ms sandbox latency, throttling off, a fresh sandbox per side; then the cost per 1,000
+  rows (queue messages, function invocations, Graph requests) of that pipeline run.
+- ``ceiling`` (2) the pipeline against the sandbox enforcing Graph's identity limits, windows scaled
+  down by ``--time-scale``: share of the write quota achieved, share of requests answered 429, rows lost.
+- ``fanout``  (3) a 1,000,000-row CSV uploaded and fanned out by ``fan_out_blob`` in its own process
+  (bench/fanout.py), no workers: its peak RSS and the enqueue rate.
+
+Each writes ``bench/results/<name>.json`` (``bench/results/quick/`` with ``--quick``, smaller sizes for a
+smoke check) and ``summary`` prints them. Every process started is stopped at the end, even on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueClient
+
+from bench import baseline, datasets, results
+from bench.stack import (
+    INPUT,
+    ROOT,
+    WORK_QUEUE,
+    BenchError,
+    PipelineRun,
+    Stack,
+    invocation_counts,
+    pipeline_env,
+)
+from provisioning.csv_input import ReaderLimits, iter_rows, scan_csv
+
+PHONE_KINDS = ("mobile", "alternateMobile", "office", "email")
+WARM_S = 5.0  # after the runner is ready: its worker processes import and start polling
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+class LoadSampler:
+    """The 1-minute load average and this machine's CPU use, sampled every second while it runs."""
+
+    def __init__(self) -> None:
+        self.load: list[float] = []
+        self.busy: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _cpu() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields) - idle, sum(fields)
+
+    def _run(self) -> None:
+        busy0, total0 = self._cpu()
+        while not self._stop.wait(1.0):
+            busy1, total1 = self._cpu()
+            if total1 > total0:
+                self.busy.append((busy1 - busy0) / (total1 - total0))
+            busy0, total0 = busy1, total1
+            self.load.append(os.getloadavg()[0])
+
+    def __enter__(self) -> LoadSampler:
+        self.before = os.getloadavg()[0]
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def summary(self) -> dict[str, Any]:
+        def stats(values: list[float]) -> dict[str, float] | None:
+            if not values:
+                return None
+            return {"min": round(min(values), 2), "mean": round(sum(values) / len(values), 2),
+                    "max": round(max(values), 2)}  # fmt: skip
+
+        return {
+            "loadavg1_before": round(self.before, 2),
+            "loadavg1_during": stats(self.load),
+            "cpu_busy_share_during": stats(self.busy),
+        }
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            yield chunk
+
+
+def expected_lines(path: Path) -> tuple[set[int], int]:
+    """The input lines the pipeline must report (its own reader); and how many of them are valid."""
+    size = path.stat().st_size
+    scan = scan_csv(
+        lambda: _chunks(path), name=path.name, default_region=None,
+        limits=ReaderLimits(max_bytes=max(size, 1), max_rows=10_000_000), size=size,
+    )  # fmt: skip
+    if not scan.accepted:
+        msg = f"{path.name} rejected by the reader: {scan.file_errors}"
+        raise BenchError(msg)
+    lines: set[int] = set()
+    valid = 0
+    for row in iter_rows(lambda: _chunks(path), scan, default_region=None):
+        lines.add(row.line)
+        valid += row.valid
+    return lines, valid
+
+
+def report_lines(report_csv: bytes) -> Counter[int]:
+    reader = csv.DictReader(io.StringIO(report_csv.decode("utf-8-sig")))
+    return Counter(int(row["line"]) for row in reader)
+
+
+def lost_rows(expected: set[int], reported: Counter[int]) -> dict[str, int]:
+    present = set(reported)
+    return {
+        "expected_rows": len(expected),
+        "reported_rows": sum(reported.values()),
+        "lost": len(expected - present),
+        "duplicated": sum(1 for n in reported.values() if n > 1),
+        "unexpected": len(present - expected),
+    }
+
+
+def bucket_exhausted(times: list[float], capacity: float, rate: float) -> float | None:
+    """When the write bucket (full at the first write, refilled at *rate*) first had no token left."""
+    tokens, stamp = float(capacity), times[0]
+    for t in times:
+        tokens = min(capacity, tokens + (t - stamp) * rate) - 1
+        stamp = t
+        if tokens < 1:
+            return t
+    return None
+
+
+def phone_writes(history: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Successful method writes in the sandbox's history (its automatic default changes excluded)."""
+    return [c for changes in history.values() for c in changes if c["kind"] in PHONE_KINDS]
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _work_dir(args: argparse.Namespace, name: str) -> Path:
+    base = Path(args.work_dir) if args.work_dir else Path(tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"entra-bench-{name}-", dir=base))
+
+
+def _write(args: argparse.Namespace, name: str, parameters: dict[str, Any], found: dict[str, Any],
+           targets: dict[str, Any]) -> Path:  # fmt: skip
+    path = results.write(name, parameters, found, targets)
+    if args.quick:  # a smoke check never replaces the full results
+        quick = results.RESULTS / "quick" / path.name
+        quick.parent.mkdir(exist_ok=True)
+        path.replace(quick)
+        path = quick
+    print(f"  -> {_shown(path)}", flush=True)
+    return path
+
+
+# --- 1 + 4: versus the old script, and cost -----------------------------------------------------
+
+
+def bench_versus(args: argparse.Namespace) -> None:
+    users = args.users or (300 if args.quick else 2000)
+    baseline_rows = min(users, args.baseline_rows or (50 if args.quick else 300))
+    latency = args.latency_ms
+    work = _work_dir(args, "versus")
+    data = datasets.mixed(users, seed=4)
+    seed, csv_path = work / "mixed-tenant.json", work / "mixed.csv"
+    data.write(seed, csv_path)
+    expected, valid_rows = expected_lines(csv_path)
+    invocations = work / "invocations.jsonl"
+    print(f"[1] versus the old script: {users} users/rows, baseline on the first {baseline_rows}", flush=True)
+    with Stack(work) as stack, LoadSampler() as load:
+        connection = stack.azurite()
+        sandbox = stack.sandbox("sandbox-baseline", seed, latency_ms=latency, throttle=False)
+        old = baseline.run(sandbox.env, csv_path, baseline_rows)
+        old_stats = sandbox.stats()
+        stack.stop(sandbox.proc)
+        print(f"    old script: {old.rows} rows in {old.seconds:.1f} s = {old.rows / old.seconds:.2f} rows/s",
+              flush=True)  # fmt: skip
+
+        sandbox = stack.sandbox("sandbox-pipeline", seed, latency_ms=latency, throttle=False)
+        env = pipeline_env(sandbox, connection, invocations)
+        run = PipelineRun(connection, stack.runner("runner", env, workers=args.workers))
+        time.sleep(WARM_S)
+        sandbox.control("POST", "stats/reset")
+        job, t0 = run.upload(csv_path, csv_path.name)
+        status, t1 = run.wait(job, args.timeout)
+        seconds = t1 - t0
+        stats = sandbox.stats()
+        history = sandbox.history()
+        summary = json.loads(run.report(job, "summary.json"))
+        reported = report_lines(run.report(job, "report.csv"))
+        time.sleep(1.0)  # let a last invocation's log line land
+    counts = invocation_counts(invocations, run.t0_wall)
+    pipeline_rate = users / seconds
+    old_rate = old.rows / old.seconds
+    print(f"    pipeline:   {users} rows in {seconds:.1f} s = {pipeline_rate:.1f} rows/s "
+          f"({pipeline_rate / old_rate:.1f}x)", flush=True)  # fmt: skip
+
+    # Writes per row kind, from the tenant's history of the pipeline's sandbox.
+    kind_of = {datasets.upn(i).lower(): kind for i, kind in enumerate(data.row_kinds)}
+    writes_by_kind: Counter[str] = Counter()
+    for change in phone_writes(history):
+        writes_by_kind[kind_of.get(change["user"].lower(), "?")] += 1
+    parameters = {
+        "users": users, "rows": users, "baseline_rows": baseline_rows, "dataset": data.describe(),
+        "sandbox": {"latency_ms": latency, "throttle": "off"}, "workers": args.workers,
+        "valid_rows": valid_rows, "generator": "bench.datasets.mixed(seed=4)",
+        "timing": "pipeline: upload start -> GET /api/jobs/{id} says completed (polled every 0.25 s), runner "
+                  f"warm ({WARM_S:.0f} s after ready); old script: its loop, token fetched before",
+    }  # fmt: skip
+    found = {
+        "old_script": old.as_dict() | {"sandbox_stats": _brief_stats(old_stats)},
+        "pipeline": {
+            "rows": users, "seconds": round(seconds, 3), "rows_per_s": round(pipeline_rate, 2),
+            "job": job, "state": status.get("state"), "chunks": status.get("chunks"),
+            "outcomes": summary.get("outcomes"), "writes": summary.get("writes"), "actions": summary.get("actions"),
+            "sandbox_stats": _brief_stats(stats), "rows_check": lost_rows(expected, reported),
+            "function_timing_after_upload": counts["timing_after_upload"],
+        },
+        "speedup": round(pipeline_rate / old_rate, 1),
+        "load": load.summary(),
+    }  # fmt: skip
+    _write(args, "versus_old_script", parameters, found,
+           {"speedup_min": 50, "met": pipeline_rate / old_rate >= 50})  # fmt: skip
+
+    # --- 4: cost, from the same pipeline run ---
+    per_k = 1000 / users
+    fn = counts["by_function"]
+    calls = {name: v["ok"] + v["failed"] for name, v in fn.items()}
+    messages = counts["distinct_messages"].get("chunk_worker", 0)
+    triggered = calls.get("csv_drop", 0) + calls.get("chunk_worker", 0) + calls.get("poison_handler", 0)
+    kinds = data.kinds
+    writes_attempted = int(summary["writes"]["applied"]) + int(summary["writes"]["failed"])
+    allowed = valid_rows + kinds["remove"] + writes_attempted  # 1 read + default read on deletes + writes
+    cost = {
+        "rows": users,
+        "queue_messages": messages,
+        "queue_messages_per_1000_rows": round(messages * per_k, 1),
+        "poison_messages": counts["distinct_messages"].get("poison_handler", 0),
+        "invocations": {"csv_drop": calls.get("csv_drop", 0), "chunk_worker": calls.get("chunk_worker", 0),
+                        "poison_handler": calls.get("poison_handler", 0), "total": triggered,
+                        "failed": sum(v["failed"] for k, v in fn.items() if k != "job_status"),
+                        "http_job_status_polls_by_the_benchmark": calls.get("job_status", 0)},
+        "invocations_per_1000_rows": round(triggered * per_k, 1),
+        "graph_requests": stats["requests"],
+        "graph_requests_per_1000_rows": round(stats["requests"] * per_k, 1),
+        "graph_reads_per_1000_rows": round(stats["reads"] * per_k, 1),
+        "graph_writes_per_1000_rows": round(stats["writes"] * per_k, 1),
+        "graph_batches": stats["batches"], "token_requests": stats["tokens"],
+        "graph_by_operation": stats["by_operation"],
+        "requests_vs_plan": {
+            "requests": stats["requests"], "writes_attempted_per_summary": writes_attempted,
+            "allowed": allowed, "excess": stats["requests"] - allowed,
+            "rule": "valid rows x 1 read + removal rows x 1 default-method read + writes the plan needs",
+        },
+        "method_writes_by_row_kind": dict(writes_by_kind),
+        "rows_by_kind": dict(kinds),
+        "old_script_graph_requests_per_1000_rows": round(sum(old.requests.values()) * 1000 / old.rows, 1),
+    }  # fmt: skip
+    met = cost["queue_messages_per_1000_rows"] <= 50 and writes_by_kind.get("unchanged", 0) == 0
+    _write(args, "cost", {"source": "the pipeline run of versus_old_script", **parameters}, cost,
+           {"queue_messages_per_1000_rows_max": 50, "unchanged_rows_writes": 0,
+            "graph_requests_max": "allowed (see requests_vs_plan)", "met": met,
+            "requests_within_plan": cost["requests_vs_plan"]["excess"] <= 0})  # fmt: skip
+    _cleanup(args, work)
+
+
+def _brief_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    keys = ("requests", "reads", "writes", "throttled", "batches", "tokens", "faults", "by_status")
+    return {k: stats.get(k) for k in keys}
+
+
+# --- 2: at the ceiling --------------------------------------------------------------------------
+
+
+def bench_ceiling(args: argparse.Namespace) -> None:
+    rows = args.rows or (600 if args.quick else 6000)
+    scale = args.time_scale or (20.0 if args.quick else 5.0)
+    write_cap = 400 if args.quick else 3000  # quick: a smaller bucket so a small file still hits it
+    window = 150.0 / scale
+    quota = write_cap / window
+    work = _work_dir(args, "ceiling")
+    data = datasets.ceiling(rows, seed=5)
+    seed, csv_path = work / "ceiling-tenant.json", work / "ceiling.csv"
+    data.write(seed, csv_path)
+    expected, _ = expected_lines(csv_path)
+    needed = sum(datasets.CEILING_WRITES[k] * n for k, n in data.kinds.items())
+    print(f"[2] at the ceiling: {rows} rows needing {needed} writes; quota {write_cap} writes per "
+          f"{window:.0f} s ({quota:.0f}/s), time scale {scale:g}", flush=True)  # fmt: skip
+    timeline: list[dict[str, Any]] = []
+    with Stack(work) as stack, LoadSampler() as load:
+        connection = stack.azurite()
+        sandbox = stack.sandbox("sandbox", seed, latency_ms=args.latency_ms, throttle=True, time_scale=scale)
+        if write_cap != 3000:
+            sandbox.control("POST", "config", {"writes": write_cap})
+        config = sandbox.control("GET", "config")
+        run = PipelineRun(connection, stack.runner("runner", pipeline_env(sandbox, connection, work / "inv.jsonl"),
+                                                   workers=args.workers))  # fmt: skip
+        time.sleep(WARM_S)
+        sandbox.control("POST", "stats/reset")
+        job, t0 = run.upload(csv_path, csv_path.name)
+        last = [0.0]
+
+        def sample() -> None:
+            now = time.monotonic()
+            if now - last[0] >= 1.0:
+                last[0] = now
+                s = sandbox.stats()
+                timeline.append({"t": round(now - t0, 1), "requests": s["requests"], "writes": s["writes"],
+                                 "throttled": s["throttled"]})  # fmt: skip
+
+        status, t1 = run.wait(job, args.timeout, on_poll=sample)
+        stats = sandbox.stats()
+        history = sandbox.history()
+        summary = json.loads(run.report(job, "summary.json"))
+        reported = report_lines(run.report(job, "report.csv"))
+    writes = sorted(c["time"] for c in phone_writes(history))
+    found: dict[str, Any] = {"job": job, "state": status.get("state"), "seconds": round(t1 - t0, 2),
+                             "outcomes": summary.get("outcomes"), "writes_summary": summary.get("writes")}  # fmt: skip
+    if len(writes) >= 2:
+        span = writes[-1] - writes[0]
+        windows = Counter(int((t - writes[0]) // window) for t in writes)
+        exhausted = bucket_exhausted(writes, write_cap, quota)
+        found |= {
+            "writes_ok": len(writes),
+            "writes_span_s": round(span, 2),
+            "write_windows_covered": round(span / window, 2),
+            "writes_per_s_overall": round(len(writes) / span, 2),
+            "quota_share_overall": _round(len(writes) / span / quota),
+            "share_of_available_writes": _round(len(writes) / (write_cap + quota * span)),
+            "writes_per_window": [windows[i] for i in range(max(windows) + 1)],
+            "bucket_empty_after_s": _round(exhausted - writes[0], 2) if exhausted is not None else None,
+        }
+        if exhausted is not None and writes[-1] - exhausted >= window / 2:
+            at_ceiling = [t for t in writes if t > exhausted]
+            seconds = writes[-1] - exhausted
+            found |= {
+                "limiter_bound": True,
+                "seconds_at_ceiling": round(seconds, 2),
+                "write_windows_at_ceiling": round(seconds / window, 2),
+                "quota_share": _round(len(at_ceiling) / seconds / quota),
+            }
+        else:  # the write limit never bound (or only at the very end): the pipeline was the bottleneck
+            found |= {"limiter_bound": False, "quota_share": found["quota_share_overall"]}
+    found |= {
+        "graph_requests": stats["requests"],
+        "throttled_429": stats["throttled"],
+        "share_429": _round(stats["throttled"] / stats["requests"], 4) if stats["requests"] else None,
+        "sandbox_stats": _brief_stats(stats),
+        "rows_check": lost_rows(expected, reported),
+        "invocations": invocation_counts(work / "inv.jsonl", run.t0_wall),
+        "stats_timeline": timeline[:: max(1, len(timeline) // 300)],
+        "load": load.summary(),
+    }
+    parameters = {
+        "rows": rows, "writes_needed": needed, "dataset": data.describe(), "workers": args.workers,
+        "sandbox": {"latency_ms": args.latency_ms, "throttle": "on", "time_scale": scale,
+                    "write_quota": f"{write_cap} per {window:g} s", "ru_quota": f"5000 per {10 / scale:g} s",
+                    "config": config},
+        "quota_writes_per_s": quota,
+        "metrics": {
+            "quota_share": "the headline: writes/s / quota per s while the write limit binds, i.e. after the "
+                           "sandbox's write bucket (replayed from the successful writes' times: starts full, "
+                           "refills at the quota) first runs empty; if it never does, the pipeline was the "
+                           "bottleneck and this is quota_share_overall",
+            "quota_share_overall": "successful method writes / (last - first write time) / quota per s; the bucket "
+                                   "starts full, so this can exceed 1",
+            "share_of_available_writes": "writes / (bucket capacity + quota per s x span): 1.0 = every write "
+                                         "the limits allowed was used",
+            "share_429": "sandbox stats throttled / requests (inner batch requests counted individually)",
+        },
+    }  # fmt: skip
+    share = found.get("quota_share") or 0.0
+    met = share >= 0.9 and (found["share_429"] or 0) <= 0.01 and found["rows_check"]["lost"] == 0
+    _write(args, "ceiling", parameters, found,
+           {"quota_share_min": 0.9, "share_429_max": 0.01, "lost_rows": 0, "met": met})  # fmt: skip
+    print(f"    {found.get('writes_ok')} writes, {share:.0%} of quota (limit bound: {found.get('limiter_bound')}), "
+          f"429 share {found['share_429']}, lost {found['rows_check']['lost']}", flush=True)  # fmt: skip
+    _cleanup(args, work)
+
+
+# --- 3: fan-out at scale ------------------------------------------------------------------------
+
+
+def bench_fanout(args: argparse.Namespace) -> None:
+    rows = args.rows or (50_000 if args.quick else 1_000_000)
+    work = _work_dir(args, "fanout")
+    csv_path = work / "fanout.csv"
+    print(f"[3] fan-out: generating {rows:,} rows", flush=True)
+    t = time.monotonic()
+    size = datasets.fanout_csv(csv_path, rows)
+    generated = time.monotonic() - t
+    out = work / "fanout.json"
+    queue_timeline: list[tuple[float, int]] = []
+    with Stack(work) as stack, LoadSampler() as load:
+        connection = stack.azurite()
+        service = BlobServiceClient.from_connection_string(connection)
+        container = service.get_container_client(INPUT)
+        container.create_container()
+        t = time.monotonic()
+        with csv_path.open("rb") as data:
+            container.upload_blob(csv_path.name, data, overwrite=True, max_concurrency=2)
+        uploaded = time.monotonic() - t
+        print(f"    {size / 2**20:.1f} MiB uploaded in {uploaded:.1f} s; fanning out", flush=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PROVISIONING_")}
+        env |= {"PYTHONPATH": str(ROOT), "PROVISIONING_STORAGE": connection,
+                "PROVISIONING_MAX_FILE_BYTES": str(max(size * 2, 64 << 20)),
+                "PROVISIONING_MAX_ROWS": str(max(rows, 1_000_000))}  # fmt: skip
+        proc = stack.spawn("fanout", [sys.executable, "-m", "bench.fanout", INPUT, csv_path.name, "--out",
+                                      str(out)], env)  # fmt: skip
+        queue = QueueClient.from_connection_string(connection, WORK_QUEUE)
+        t0 = time.monotonic()
+        deadline = t0 + args.timeout
+        timed_out = False
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+            queue_timeline.append((round(time.monotonic() - t0, 1), _queue_count(queue)))
+            time.sleep(2.0)
+        elapsed = time.monotonic() - t0
+        messages = _queue_count(queue)
+        queue_timeline.append((round(elapsed, 1), messages))
+        if timed_out:
+            stack.stop(proc)
+    fan: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    first = next((t for t, n in queue_timeline if n > 0), None)
+    enqueue_s = (queue_timeline[-1][0] - first) if first is not None else None
+    expected_messages = math.ceil(rows / 20)
+    found: dict[str, Any] = {
+        "completed": bool(fan) and not timed_out,
+        "file_mib": round(size / 2**20, 1),
+        "generate_s": round(generated, 1),
+        "upload_s": round(uploaded, 1),
+        "fanout_process_s": round(elapsed, 1),
+        "fan_out_blob_s": fan.get("seconds"),
+        "job_state": fan.get("state"),
+        "chunks": fan.get("chunks"),
+        "queue_messages": messages,
+        "peak_rss_kib": fan.get("peak_rss_kib"),
+        "peak_rss_mib": round(fan["peak_rss_kib"] / 1024, 1) if fan.get("peak_rss_kib") else None,
+        "peak_rss_mib_after_imports": round(fan["peak_rss_kib_after_imports"] / 1024, 1) if fan else None,
+        "messages_per_s_overall": round(messages / elapsed, 1) if elapsed else None,
+        "rows_per_s_overall": round(messages * 20 / elapsed, 1) if elapsed else None,
+        "first_message_after_s": first,
+        "messages_per_s_enqueue_phase": round(messages / enqueue_s, 1) if enqueue_s else None,
+        "rows_per_s_enqueue_phase": round(messages * 20 / enqueue_s, 1) if enqueue_s else None,
+        "queue_timeline": queue_timeline[:: max(1, len(queue_timeline) // 200)],
+        "rss_timeline_kib": fan.get("rss_timeline_kib"),
+        "load": load.summary(),
+    }
+    if timed_out and messages and enqueue_s and first is not None:
+        found["projected_total_s"] = round(first + expected_messages / (messages / enqueue_s), 0)
+    parameters = {
+        "rows": rows, "generator": "bench.datasets.fanout_csv(seed=6)", "expected_messages": expected_messages,
+        "timeout_s": args.timeout, "process": "python -m bench.fanout (fan_out_blob, no workers)",
+        "rss": "resource.getrusage(RUSAGE_SELF).ru_maxrss of that process (KiB on Linux)",
+        "rates": "messages counted on the work queue (Azurite); rows = messages x 20 (every row valid)",
+    }  # fmt: skip
+    met = bool(fan) and not timed_out and fan["peak_rss_kib"] <= 150 * 1024
+    _write(args, "fanout", parameters, found, {"peak_rss_mib_max": 150, "met": met})
+    print(f"    peak RSS {found['peak_rss_mib']} MiB; {messages} messages in {elapsed:.0f} s "
+          f"({found['messages_per_s_overall']} msg/s)", flush=True)  # fmt: skip
+    _cleanup(args, work)
+
+
+def _queue_count(queue: QueueClient) -> int:
+    try:
+        return int(queue.get_queue_properties().approximate_message_count or 0)
+    except ResourceNotFoundError:
+        return 0
+
+
+# --- summary ------------------------------------------------------------------------------------
+
+
+def summary(args: argparse.Namespace) -> None:
+    base = results.RESULTS / "quick" if args.quick else results.RESULTS
+
+    def load(name: str) -> dict[str, Any] | None:
+        path = base / f"{name}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def ok(doc: dict[str, Any]) -> str:
+        return "MET" if doc["targets"].get("met") else "NOT MET"
+
+    print(f"\n== Benchmark summary ({_shown(base)}) ==")
+    if versus := load("versus_old_script"):
+        r = versus["results"]
+        print(f"1. versus old script [{versus['commit']}, {versus['date']}]: old {r['old_script']['rows_per_s']} "
+              f"rows/s, pipeline {r['pipeline']['rows_per_s']} rows/s -> {r['speedup']}x (target >= 50x) {ok(versus)}")  # fmt: skip
+    if ceiling := load("ceiling"):
+        r = ceiling["results"]
+        print(f"2. at the ceiling [{ceiling['commit']}]: {r.get('writes_ok')} writes over "
+              f"{r.get('write_windows_covered')} windows; {r.get('quota_share')} of quota (limit bound "
+              f"{r.get('limiter_bound')}, overall {r.get('quota_share_overall')}), 429 share {r.get('share_429')}, "
+              f"lost rows {r['rows_check']['lost']} (targets >= 0.9, <= 0.01, 0) {ok(ceiling)}")  # fmt: skip
+    if fan := load("fanout"):
+        r = fan["results"]
+        print(f"3. fan-out [{fan['commit']}]: {fan['parameters']['rows']:,} rows, peak RSS {r['peak_rss_mib']} MiB "
+              f"(target <= 150), {r['messages_per_s_overall']} msg/s, {r['rows_per_s_overall']} rows/s overall, "
+              f"completed {r['completed']} {ok(fan)}")  # fmt: skip
+    if cost := load("cost"):
+        r = cost["results"]
+        print(f"4. cost per 1,000 rows [{cost['commit']}]: {r['queue_messages_per_1000_rows']} queue messages "
+              f"(target <= 50), {r['invocations_per_1000_rows']} invocations, "
+              f"{r['graph_requests_per_1000_rows']} Graph requests (old script "
+              f"{r['old_script_graph_requests_per_1000_rows']}); unchanged-row writes "
+              f"{r['method_writes_by_row_kind'].get('unchanged', 0)} {ok(cost)}")  # fmt: skip
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def run_on_snapshot(rev: str, argv: list[str]) -> int:
+    """Run the suite on ``git archive REV`` (plus this checkout's bench/) and write results here.
+
+    For measuring a commit while the working tree is being edited: the numbers belong to REV.
+    """
+    short = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True,
+                           check=True, timeout=30).stdout.strip()  # fmt: skip
+    snapshot = Path(tempfile.mkdtemp(prefix=f"entra-bench-src-{short}-"))
+    child: subprocess.Popen[bytes] | None = None
+    try:
+        archive = subprocess.run(["git", "archive", "--format=tar", rev], cwd=ROOT, capture_output=True,
+                                 check=True, timeout=120).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(snapshot)], input=archive, check=True, timeout=120)
+        shutil.rmtree(snapshot / "bench", ignore_errors=True)
+        shutil.copytree(
+            ROOT / "bench", snapshot / "bench", ignore=shutil.ignore_patterns("results", "__pycache__")
+        )
+        (snapshot / "node_modules").symlink_to(ROOT / "node_modules")
+        env = {**os.environ, "BENCH_SOURCE_COMMIT": short, "BENCH_RESULTS_DIR": str(results.RESULTS),
+               "PYTHONPATH": str(snapshot)}  # fmt: skip
+        print(f"measuring {short} (snapshot in {snapshot})", flush=True)
+        child = subprocess.Popen([sys.executable, "-m", "bench.run", *argv], cwd=snapshot, env=env)
+        return child.wait()
+    finally:
+        if child is not None and child.poll() is None:
+            child.terminate()  # it unwinds its stacks on SIGTERM
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(timeout=10)
+        shutil.rmtree(snapshot, ignore_errors=True)
+
+
+def _cleanup(args: argparse.Namespace, work: Path) -> None:
+    if args.keep_work:
+        print(f"    work files kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # unwinds through every Stack, which stops its processes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("command", choices=("all", "versus", "ceiling", "fanout", "summary"))
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check of the harness")
+    parser.add_argument("--workers", type=int, default=2, help="runner worker processes (2)")
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="sandbox latency per request (100)")
+    parser.add_argument("--users", type=int, help="versus: users and rows (2000; quick 300)")
+    parser.add_argument("--baseline-rows", type=int, help="versus: rows the old script runs (300; quick 50)")
+    parser.add_argument("--rows", type=int, help="ceiling (6000) or fanout (1,000,000) rows")
+    parser.add_argument("--time-scale", type=float, help="ceiling: window scale factor (5; quick 20)")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="per pipeline job / fan-out, seconds")
+    parser.add_argument("--work-dir", help="where generated files and logs go (default: a temp dir)")
+    parser.add_argument("--keep-work", action="store_true", help="keep generated files and process logs")
+    parser.add_argument("--snapshot", metavar="REV", help="measure git archive REV, not the working tree")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_signal)
+    if args.snapshot:
+        rest = list(argv if argv is not None else sys.argv[1:])
+        i = rest.index("--snapshot")
+        return run_on_snapshot(args.snapshot, rest[:i] + rest[i + 2 :])
+    commands: dict[str, Callable[[argparse.Namespace], None]] = {
+        "versus": bench_versus, "ceiling": bench_ceiling, "fanout": bench_fanout,
+    }  # fmt: skip
+    chosen = list(commands) if args.command == "all" else [] if args.command == "summary" else [args.command]
+    failed = []
+    for name in chosen:
+        try:
+            commands[name](args)
+        except Exception as exc:  # report it, stop what it started (done), go on with the next one
+            traceback.print_exc()
+            print(f"    {name} FAILED: {exc} (its work files and process logs are kept)", file=sys.stderr,
+                  flush=True)  # fmt: skip
+            failed.append(name)
+    summary(args)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

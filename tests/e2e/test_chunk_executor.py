@@ -1,0 +1,79 @@
+"""The $batch chunk executor against the Graph sandbox: same end state as the plan, few calls per row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from provisioning.bootstrap import GraphStack, build_graph_stack
+from provisioning.chunk_executor import ChunkExecutor
+from provisioning.csv_input import parse_csv
+from provisioning.graph_paths import GraphPaths
+from provisioning.models import DesiredRow, OutcomeKind
+from provisioning.settings import Settings
+from tests.conftest import SAMPLES
+from tests.e2e.test_cli import methods
+from tests.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e
+
+
+class _Tokens:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._token = sandbox.token()
+
+    def token(self) -> str:
+        return self._token
+
+
+@pytest.fixture
+def stack(demo_sandbox: Sandbox) -> Iterator[GraphStack]:
+    settings = Settings.from_env({**demo_sandbox.env, "PROVISIONING_WRITE_RATE": "off"})
+    with build_graph_stack(settings, tokens=_Tokens(demo_sandbox)) as built:
+        yield built
+
+
+def executor(stack: GraphStack, sb: Sandbox) -> ChunkExecutor:
+    return ChunkExecutor(stack.batch, GraphPaths(sb.url), sb.url)
+
+
+def sample_rows() -> list[DesiredRow]:
+    parsed = parse_csv((SAMPLES / "users.csv").read_bytes(), source="users.csv", default_region="NL")
+    return list(parsed.rows)
+
+
+def test_a_batched_chunk_ends_where_the_one_by_one_path_ends(stack, demo_sandbox, sandbox_state_dir):
+    """Every user of the sample ends with exactly the methods the single-request CLI path gives."""
+    rows = sample_rows()
+    chunk = executor(stack, demo_sandbox)
+
+    for start in range(0, len(rows), 20):
+        part = rows[start : start + 20]
+        outcomes = chunk.apply(part, chunk.read(part), dry_run=False)
+        assert {o.kind for o in outcomes} <= {OutcomeKind.CHANGED, OutcomeKind.UNCHANGED}
+
+    with Sandbox.start(seed=SAMPLES / "demo-tenant.json", state_dir=sandbox_state_dir) as twin:
+        from provisioning.bootstrap import build_graph
+        from provisioning.service import provision
+
+        with build_graph(Settings.from_env(twin.env), tokens=_Tokens(twin)) as graph:
+            provision(rows, graph, dry_run=False)
+        assert methods(demo_sandbox) == methods(twin)
+
+
+def test_unchanged_rows_cost_one_read_each_and_no_write(stack, demo_sandbox):
+    """A second pass over applied rows reads each user once and writes nothing."""
+    rows = sample_rows()[:20]
+    chunk = executor(stack, demo_sandbox)
+    chunk.apply(rows, chunk.read(rows), dry_run=False)
+    demo_sandbox.reset_stats()
+
+    outcomes = chunk.apply(rows, chunk.read(rows), dry_run=False)
+
+    stats = demo_sandbox.stats()
+    assert {o.kind for o in outcomes} == {OutcomeKind.UNCHANGED}
+    assert stats["writes"] == 0
+    needing_default = sum(1 for r in rows if r.default_method is not None or r.forced_removal)
+    assert stats["reads"] <= len(rows) + needing_default
+    assert stats["batches"] <= 2
