@@ -228,19 +228,23 @@ def decode_message(text: str) -> ChunkMessage:
 
 
 def split_chunks(rows: Iterable[DesiredRow], *, size: int = CHUNK_ROWS) -> Iterator[list[DesiredRow]]:
-    """Consecutive runs of *rows*, each all valid or all invalid and at most *size* long.
+    """Consecutive windows of *rows* with at most *size* valid and *size* invalid rows each.
 
-    Numbering the runs in order keeps the report in input order: a job's report is its chunks'
-    outcomes in chunk order. Invalid runs never reach the queue (``JobStore.record_outcomes_without_queue``).
+    Numbering the windows in order keeps the report in input order: a job's report is its chunks'
+    outcomes in chunk order. Invalid rows ride along in their window's message (the worker records
+    them without Graph); a window with no valid row never reaches the queue
+    (``JobStore.record_outcomes_without_queue``). Queue messages stay at one per *size* valid rows.
     """
-    run: list[DesiredRow] = []
+    window: list[DesiredRow] = []
+    valid = invalid = 0
     for row in rows:
-        if run and (len(run) == size or run[0].valid != row.valid):
-            yield run
-            run = []
-        run.append(row)
-    if run:
-        yield run
+        if (row.valid and valid == size) or (not row.valid and invalid == size):
+            yield window
+            window, valid, invalid = [], 0, 0
+        window.append(row)
+        valid, invalid = valid + row.valid, invalid + (not row.valid)
+    if window:
+        yield window
 
 
 def _object(data: object) -> dict[str, object]:

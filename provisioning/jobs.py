@@ -113,9 +113,14 @@ class JobStore:
     # --- the work queue ----------------------------------------------------------------------------
 
     def enqueue_chunk(self, job_id: str, chunk: int, rows: Sequence[DesiredRow], dry_run: bool) -> None:
-        """Send one work message for 1 to ``CHUNK_ROWS`` valid rows; raises ``ValueError`` otherwise."""
-        if not 0 < len(rows) <= CHUNK_ROWS or not all(row.valid for row in rows):
-            msg = f"chunk {chunk}: a work message carries 1 to {CHUNK_ROWS} valid rows, got {len(rows)}"
+        """Send one work message: 1 to ``CHUNK_ROWS`` valid rows, and at most as many invalid ones
+        (the worker records those without calling Graph); raises ``ValueError`` otherwise."""
+        valid = sum(1 for row in rows if row.valid)
+        if not 0 < valid <= CHUNK_ROWS or len(rows) - valid > CHUNK_ROWS:
+            msg = (
+                f"chunk {chunk}: a work message carries 1 to {CHUNK_ROWS} valid rows and at most "
+                f"{CHUNK_ROWS} invalid ones, got {valid} and {len(rows) - valid}"
+            )
             raise ValueError(msg)
         self._queue.send(encode_message(ChunkMessage(job_id, chunk, dry_run, tuple(rows))))
 

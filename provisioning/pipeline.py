@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from provisioning.chunk_executor import ChunkExecutor
 from provisioning.csv_input import ReaderLimits, iter_rows, scan_csv
 from provisioning.errors import InputError
-from provisioning.job_records import CHUNK_ROWS, ChunkMessage, JobKind, JobRecord
+from provisioning.job_records import ChunkMessage, JobKind, JobRecord, split_chunks
 from provisioning.jobs import JobStore
 from provisioning.masking import mask_text
 from provisioning.models import ALL_KINDS, CurrentMethods, DesiredRow, JobStatus, Outcome, OutcomeKind
@@ -46,31 +46,21 @@ def _now() -> str:
 
 
 def fan_out(jobs: JobStore, job_id: str, rows: Iterable[DesiredRow], *, dry_run: bool) -> int:
-    """Send valid rows in chunks of up to 20 and record invalid rows' outcomes directly; chunk count.
+    """Send rows in chunks of up to 20 valid users; returns the chunk count.
 
-    Chunks are contiguous runs of the input (a run of valid rows, or a run of invalid ones), so the
-    final report, built chunk by chunk, keeps the input's line order.
+    A chunk is a contiguous window of the input, so the final report, built chunk by chunk, keeps
+    the input's line order. Invalid rows ride along in their window's message and the worker records
+    them without calling Graph; a window of invalid rows only is recorded at once, never queued.
     """
     chunk = 0
-    for run in _runs(rows):
-        if run[0].valid:
-            jobs.enqueue_chunk(job_id, chunk, run, dry_run)
+    for window in split_chunks(rows):
+        if any(row.valid for row in window):
+            jobs.enqueue_chunk(job_id, chunk, window, dry_run)
         else:
-            invalid = [Outcome(row, OutcomeKind.INVALID, error="; ".join(row.errors)) for row in run]
+            invalid = [Outcome(row, OutcomeKind.INVALID, error="; ".join(row.errors)) for row in window]
             jobs.record_outcomes_without_queue(job_id, chunk, invalid)
         chunk += 1
     return chunk
-
-
-def _runs(rows: Iterable[DesiredRow]) -> Iterator[list[DesiredRow]]:
-    run: list[DesiredRow] = []
-    for row in rows:
-        if run and (row.valid != run[0].valid or len(run) == CHUNK_ROWS):
-            yield run
-            run = []
-        run.append(row)
-    if run:
-        yield run
 
 
 def fan_out_blob(client: BlobClientLike, services: Services) -> str:

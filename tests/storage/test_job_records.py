@@ -141,10 +141,19 @@ def test_malformed_messages_are_input_errors(text, expected):
         decode_message(text)
 
 
-def test_chunks_are_runs_of_valid_or_invalid_rows_in_input_order():
-    """Runs are cut at the size limit and where validity changes, so chunk order is line order."""
+def test_chunks_are_windows_in_input_order_with_invalid_rows_riding_along():
+    """Windows hold up to *size* valid rows (invalid ones ride along), so chunk order is line order."""
     rows = [desired(line=n, errors=("bad",) if n in {4, 5, 9} else ()) for n in range(2, 12)]
 
     chunks = [[row.line for row in chunk] for chunk in split_chunks(rows, size=3)]
 
-    assert chunks == [[2, 3], [4, 5], [6, 7, 8], [9], [10, 11]]
+    assert chunks == [[2, 3, 4, 5, 6], [7, 8, 9, 10], [11]]
+
+
+def test_a_long_invalid_run_closes_its_window():
+    """More than *size* invalid rows in a row start a new window, so no message grows without bound."""
+    rows = [desired(line=n, errors=("bad",) if n > 2 else ()) for n in range(2, 10)]
+
+    chunks = [[row.line for row in chunk] for chunk in split_chunks(rows, size=3)]
+
+    assert chunks == [[2, 3, 4, 5], [6, 7, 8], [9]]

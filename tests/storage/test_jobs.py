@@ -338,11 +338,14 @@ def test_a_chunk_round_trips_through_the_queue_as_the_host_would_read_it(store, 
     [
         pytest.param([], id="empty"),
         pytest.param([desired(line=n) for n in range(21)], id="too-many"),
-        pytest.param([desired(line=2, errors=("bad",))], id="invalid-row"),
+        pytest.param([desired(line=2, errors=("bad",))], id="invalid-row-only"),
+        pytest.param(
+            [desired(line=2)] + [desired(line=n, errors=("bad",)) for n in range(3, 24)], id="21-invalid"
+        ),
     ],
 )
 def test_only_one_to_twenty_valid_rows_are_enqueued(store, rows):
-    """A work message carries 1 to 20 valid rows; anything else is a ValueError before sending."""
+    """A work message carries 1 to 20 valid rows (and at most 20 invalid); else a ValueError before sending."""
     with pytest.raises(ValueError, match="1 to 20 valid rows"):
         store.enqueue_chunk("job", 0, rows, dry_run=False)
 
