@@ -195,7 +195,8 @@ module functionApp 'app/function.bicep' = {
       PROVISIONING_MAX_ROWS: string(maxRows)
       PROVISIONING_CONCURRENCY: string(concurrency)
       // Graph's per-app-and-tenant budget is split evenly over this many processes: one per instance.
-      PROVISIONING_INSTANCES: string(maximumInstanceCount)
+      // Worker processes count themselves (presence heartbeats) and split Graph's budget; 1 = no static split.
+      PROVISIONING_INSTANCES: '1'
       PROVISIONING_HTTP_TIMEOUT: string(httpTimeoutSeconds)
       PROVISIONING_MAX_ATTEMPTS: string(maxAttempts)
       PROVISIONING_SYNC_SCHEDULE: syncSchedule

@@ -20,6 +20,7 @@ from provisioning.graph_paths import GraphPaths
 from provisioning.http_api import ApiDeps
 from provisioning.jobs import JobStore
 from provisioning.pipeline import Pipeline
+from provisioning.presence import Presence
 from provisioning.settings import Settings
 from provisioning.storage import StorageSettings, build_blob_service, build_queue, ensure_resources
 from provisioning.sync_rows import SyncSettings
@@ -35,6 +36,7 @@ class Services:
     blobs: BlobStore
     jobs: JobStore
     _stack: GraphStack | None = None
+    _presence: Presence | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def settings(self) -> Settings:
@@ -52,8 +54,16 @@ class Services:
         return self.stack().graph
 
     def chunk_executor(self) -> ChunkExecutor:
-        """Chunks through JSON $batch, on the same connections and pacer as ``graph()``."""
+        """Chunks through JSON $batch, on the same connections and pacer as ``graph()``.
+
+        Each call also refreshes (at most every 15 s) how many worker processes share Graph's
+        per-app budget, and paces this one at its share.
+        """
         stack = self.stack()
+        with self._lock:
+            if self._presence is None:
+                self._presence = Presence(self.blobs, self.storage.state_container)
+        stack.pacer.set_share(self._presence.live())
         root = self.settings().graph_root
         return ChunkExecutor(stack.batch, GraphPaths(root), root)
 

@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -92,6 +93,11 @@ class BlobStore:
             overwrite=True,
             content_settings=ContentSettings(content_type=content_type),
         )
+
+    def modified_since(self, container: str, prefix: str, since: datetime) -> list[str]:
+        """Names of blobs under *prefix* last written at or after *since* (a listing: use sparingly)."""
+        listing = self._service.get_container_client(container).list_blobs(name_starts_with=prefix)
+        return [b.name for b in listing if b.last_modified is not None and b.last_modified >= since]
 
     def exists(self, container: str, name: str) -> bool:
         """Whether the blob exists (False too when the container does not)."""

@@ -74,6 +74,7 @@ class Pacer:
         self._writes = _Bucket(write_rate, burst_s, now) if write_rate is not None else None
         self._requests = _Bucket(request_rate, burst_s, now) if request_rate is not None else None
         self._factor = 1.0
+        self._share = 1  # live worker processes sharing the app+tenant budget (see presence.py)
         self._pause_until = now
         self._last_signal = -math.inf  # last 429 or high limit percentage
         self._last_slow = -math.inf
@@ -85,7 +86,13 @@ class Pacer:
         """Writes per second this process may send now (the configured rate after any slow-down)."""
         with self._lock:
             self._update(self._clock())
-            return None if self._writes is None else self._writes.rate * self._factor
+            return None if self._writes is None else self._writes.rate * self._factor / self._share
+
+    def set_share(self, processes: int) -> None:
+        """Divide the configured rates among *processes* live worker processes (1 or more)."""
+        with self._lock:
+            self._update(self._clock())
+            self._share = max(1, processes)
 
     def acquire(self, *, writes: int = 0, requests: int = 1) -> None:
         """Block until the budgets allow *writes* writes among *requests* requests, and no pause is on."""
@@ -94,9 +101,9 @@ class Pacer:
             self._update(self._clock())
             wait = 0.0
             if self._writes is not None and writes > 0:
-                wait = self._writes.take(writes, self._factor)
+                wait = self._writes.take(writes, self._factor / self._share)
             if self._requests is not None and requests > 0:
-                wait = max(wait, self._requests.take(requests, self._factor))
+                wait = max(wait, self._requests.take(requests, self._factor / self._share))
         if wait > 0:
             self._sleep(wait)
         self._wait_out_pause()  # a 429 may have come in while this caller waited its turn
@@ -134,7 +141,7 @@ class Pacer:
         """Refill the buckets at the rate in force so far, then apply any recovery up to *now*."""
         for bucket in (self._writes, self._requests):
             if bucket is not None and now > bucket.stamp:
-                bucket.refill(now, self._factor)
+                bucket.refill(now, self._factor / self._share)
         start = max(self._last_signal + QUIET_S, self._pause_until + QUIET_S, self._recovered_to)
         if now > start:
             self._factor = min(1.0, self._factor + RECOVERY_PER_S * (now - start))
