@@ -75,8 +75,14 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write(name: str, parameters: dict[str, Any], results: dict[str, Any], targets: dict[str, Any]) -> Path:
-    """Write ``bench/results/<name>.json`` (temp file + rename) and return its path."""
+def write(
+    name: str,
+    parameters: dict[str, Any],
+    results: dict[str, Any],
+    targets: dict[str, Any],
+    directory: Path = RESULTS,
+) -> Path:
+    """Write ``<directory>/<name>.json`` (temp file + rename) and return its path."""
     document = {
         "benchmark": name,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -86,8 +92,8 @@ def write(name: str, parameters: dict[str, Any], results: dict[str, Any], target
         "results": results,
         "targets": targets,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)

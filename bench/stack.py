@@ -53,6 +53,15 @@ def _tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
+_LIVE: list[Stack] = []
+
+
+def stop_all() -> None:
+    """Stop every process of every open stack (the suite's SIGTERM handler calls this first)."""
+    for stack in reversed(list(_LIVE)):
+        stack.close()
+
+
 class Stack:
     """Started processes, stopped on exit."""
 
@@ -61,11 +70,17 @@ class Stack:
         self.procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
 
     def __enter__(self) -> Stack:
+        _LIVE.append(self)
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.close()
+        if self in _LIVE:
+            _LIVE.remove(self)
+
+    def close(self) -> None:
         for _, proc, _ in reversed(list(self.procs)):
             self.stop(proc)
 
