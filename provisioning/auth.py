@@ -234,6 +234,7 @@ class TokenProvider:
         self._note = note
         self._sleep = sleep
         self._backoff = tuple(backoff)
+        self._acquire_lock = threading.Lock()
 
     def close(self) -> None:
         """Release the app's connections (MSAL keeps a requests session)."""
@@ -255,6 +256,12 @@ class TokenProvider:
         raise AssertionError  # pragma: no cover - the loop returns or raises
 
     def _acquire(self) -> Mapping[str, object]:
+        # One caller at a time: threads starting together would each miss the empty cache and ask
+        # the token endpoint; after the first, MSAL answers from its cache in microseconds.
+        with self._acquire_lock:
+            return self._acquire_unlocked()
+
+    def _acquire_unlocked(self) -> Mapping[str, object]:
         try:
             return self._app.acquire_token_for_client(scopes=[self._scope])
         except (OSError, msal.exceptions.MsalServiceError) as exc:  # network, or 5xx from the token endpoint

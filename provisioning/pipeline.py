@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -45,22 +47,36 @@ def _now() -> str:
 # --- fan-out ------------------------------------------------------------------------------------
 
 
-def fan_out(jobs: JobStore, job_id: str, rows: Iterable[DesiredRow], *, dry_run: bool) -> int:
+def fan_out(
+    jobs: JobStore, job_id: str, rows: Iterable[DesiredRow], *, dry_run: bool, senders: int = 8
+) -> int:
     """Send rows in chunks of up to 20 valid users; returns the chunk count.
 
     A chunk is a contiguous window of the input, so the final report, built chunk by chunk, keeps
     the input's line order. Invalid rows ride along in their window's message and the worker records
     them without calling Graph; a window of invalid rows only is recorded at once, never queued.
+    Up to *senders* windows are sent at once (storage round trips dominate), with at most twice that
+    many waiting, so memory stays bounded whatever the file size.
     """
     chunk = 0
-    for window in split_chunks(rows):
-        if any(row.valid for row in window):
-            jobs.enqueue_chunk(job_id, chunk, window, dry_run)
-        else:
-            invalid = [Outcome(row, OutcomeKind.INVALID, error="; ".join(row.errors)) for row in window]
-            jobs.record_outcomes_without_queue(job_id, chunk, invalid)
-        chunk += 1
+    pending: deque[Future[object]] = deque()
+    with ThreadPoolExecutor(max_workers=senders, thread_name_prefix="fan-out") as pool:
+        for window in split_chunks(rows):
+            pending.append(pool.submit(_send_window, jobs, job_id, chunk, window, dry_run))
+            chunk += 1
+            while len(pending) > 2 * senders:
+                pending.popleft().result()
+        for future in pending:
+            future.result()
     return chunk
+
+
+def _send_window(jobs: JobStore, job_id: str, chunk: int, window: list[DesiredRow], dry_run: bool) -> object:
+    if any(row.valid for row in window):
+        jobs.enqueue_chunk(job_id, chunk, window, dry_run)
+        return None
+    invalid = [Outcome(row, OutcomeKind.INVALID, error="; ".join(row.errors)) for row in window]
+    return jobs.record_outcomes_without_queue(job_id, chunk, invalid)
 
 
 def fan_out_blob(client: BlobClientLike, services: Services) -> str:

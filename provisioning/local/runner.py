@@ -75,7 +75,7 @@ class LocalRunner:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    def start(self, *, blob_interval_s: float = 1.0) -> None:
+    def start(self, *, blob_interval_s: float = 0.25) -> None:
         """Serve HTTP, deliver blob events, and start the queue workers."""
         self.http.start()
         for events in self.blob_events:
