@@ -194,8 +194,9 @@ module functionApp 'app/function.bicep' = {
       PROVISIONING_MAX_FILE_BYTES: string(maxFileBytes)
       PROVISIONING_MAX_ROWS: string(maxRows)
       PROVISIONING_CONCURRENCY: string(concurrency)
-      // Graph's per-app-and-tenant budget is split evenly over this many processes: one per instance.
-      // Worker processes count themselves (presence heartbeats) and split Graph's budget; 1 = no static split.
+      // Keep 1 in Azure: worker processes count each other (presence heartbeats in the state container)
+      // and split Graph's per-app-and-tenant budget among the live ones. A static value here would divide
+      // the budget a second time (docs/deploy.md, "Throughput and throttling").
       PROVISIONING_INSTANCES: '1'
       PROVISIONING_HTTP_TIMEOUT: string(httpTimeoutSeconds)
       PROVISIONING_MAX_ATTEMPTS: string(maxAttempts)

@@ -4,9 +4,7 @@
 # Reads the outputs of infra/main.bicep, which azd puts in the environment.
 set -eu
 
-for cmd in az; do
-  command -v "$cmd" >/dev/null 2>&1 || { echo "post-up: '$cmd' is required (docs/deploy.md, prerequisites)" >&2; exit 1; }
-done
+command -v az >/dev/null 2>&1 || { echo "post-up: 'az' (Azure CLI) is required (docs/deploy.md, prerequisites)" >&2; exit 1; }
 for var in RESOURCE_GROUP AZURE_FUNCTION_APP_NAME AZURE_FUNCTION_APP_HOSTNAME EVENT_GRID_SYSTEM_TOPIC_NAME \
            PROVISIONING_INPUT_CONTAINER CSV_DROP_FUNCTION_NAME; do
   eval "value=\${$var:-}"
@@ -25,7 +23,12 @@ while [ -z "$key" ] && [ "$attempt" -lt 12 ]; do
     sleep 5
   fi
 done
-[ -n "$key" ] || { echo "post-up: no blobs_extension key; is csv_drop deployed? (az functionapp function list)" >&2; exit 1; }
+if [ -z "$key" ]; then
+  # Show az's own error (not signed in, wrong subscription, ...), hidden while waiting above.
+  az functionapp keys list --name "$AZURE_FUNCTION_APP_NAME" --resource-group "$RESOURCE_GROUP" --output none || true
+  echo "post-up: no blobs_extension key; is ${CSV_DROP_FUNCTION_NAME} deployed? (az functionapp function list)" >&2
+  exit 1
+fi
 
 endpoint="https://${AZURE_FUNCTION_APP_HOSTNAME}/runtime/webhooks/blobs?functionName=Host.Functions.${CSV_DROP_FUNCTION_NAME}&code=${key}"
 

@@ -1,5 +1,5 @@
 // Key Vault (RBAC authorization) holding the Graph app's certificate. The certificate itself is created
-// or imported by an admin after `azd provision` (docs/deploy.md, step 3): no private key passes through
+// or imported by an admin after `azd up` (docs/deploy.md, step 4): no private key passes through
 // a deployment, and nothing secret is an output.
 param name string
 param location string
