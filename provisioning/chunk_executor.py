@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from provisioning.graph import methods_from_items, operation_call
+from provisioning.graph import collection_items, methods_from_items, operation_call
 from provisioning.graph_batch import BatchRequest, BatchResponse
 from provisioning.graph_errors import READ_PERMISSION, Call, error_for_status
 from provisioning.graph_paths import GraphPaths
@@ -31,7 +31,7 @@ from provisioning.models import (
     method_key,
 )
 from provisioning.planner import needs_default_method, plan
-from provisioning.service import describe_error, finish_outcome, planned_outcome
+from provisioning.service import describe_error, finish_outcome, planned_outcome, sms_applied
 
 MAX_POST_RETRIES = 2  # a lost POST is re-read and re-sent at most this often
 UNANSWERED = "Graph did not answer (timeout or dropped connection) and a re-read could not confirm it"
@@ -82,7 +82,7 @@ class ChunkExecutor:
         for row in valid:
             answer = answers[f"m{row.line}"]
             if _ok(answer):
-                found[row.line] = methods_from_items(row.user, _items(answer.body))
+                found[row.line] = methods_from_items(row.user, collection_items(answer.body))
             else:
                 found[row.line] = self._failed_read(row, answer, "read methods")
         self._read_defaults(valid, found)
@@ -144,7 +144,7 @@ class ChunkExecutor:
             if not any(p.active for p in progress.values()):
                 break
             self._round(progress)
-        states = self._sms_states([p for p in progress.values() if _sms_done(p.results)])
+        states = self._sms_states([p for p in progress.values() if sms_applied(p.results)])
         outcomes = []
         for row in rows:
             if row.line not in readable:
@@ -217,7 +217,7 @@ class ChunkExecutor:
         )
         for p, op, lost_answer in lost:
             answer = answers[f"r{p.row.line}"]
-            now = methods_from_items(p.row.user, _items(answer.body)) if _ok(answer) else None
+            now = methods_from_items(p.row.user, collection_items(answer.body)) if _ok(answer) else None
             if now is not None and _applied(op, now):
                 p.results.append(OperationResult(op, ok=True, request_id=lost_answer.request_id))
             elif now is not None and p.retries < MAX_POST_RETRIES:
@@ -304,12 +304,3 @@ def _applied(op: Operation, now: CurrentMethods) -> bool:
             return (now.sms_sign_in_state == "ready") == enable
         case _:
             return False
-
-
-def _sms_done(results: Sequence[OperationResult]) -> bool:
-    return any(r.ok and isinstance(r.operation, SetSmsSignIn) for r in results)
-
-
-def _items(body: object) -> list[Mapping[str, object]]:
-    values = body.get("value") if isinstance(body, Mapping) else None
-    return [v for v in values if isinstance(v, Mapping)] if isinstance(values, list) else []

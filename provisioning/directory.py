@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from provisioning.errors import GraphError, PermanentGraphError
-from provisioning.graph import GraphClient
+from provisioning.graph import GraphClient, collection_items
 
 USER_READ = "User.Read.All"
 GROUP_READ = "GroupMember.Read.All"
@@ -63,7 +63,7 @@ class DirectoryClient:
             body = self._graph.get_json(
                 url, what="read group members", permission=GROUP_READ, subject="group", ref=group_id
             )
-            items, url = _items(body), _link(body, "@odata.nextLink")
+            items, url = collection_items(body), _link(body, "@odata.nextLink")
             ids.update(str(i["id"]) for i in items if _is_user(i) and isinstance(i.get("id"), str))
         return ids
 
@@ -89,11 +89,6 @@ class DirectoryClient:
             raise
 
 
-def _items(body: object) -> list[Mapping[str, object]]:
-    values = body.get("value") if isinstance(body, Mapping) else None
-    return [v for v in values if isinstance(v, Mapping)] if isinstance(values, list) else []
-
-
 def _link(body: object, key: str) -> str | None:
     value = body.get(key) if isinstance(body, Mapping) else None
     return value if isinstance(value, str) else None
@@ -104,7 +99,7 @@ def _is_user(item: Mapping[str, object]) -> bool:
 
 
 def _page(body: object) -> DeltaPage:
-    profiles = tuple(p for p in (_profile(i) for i in _items(body)) if p is not None)
+    profiles = tuple(p for p in (_profile(i) for i in collection_items(body)) if p is not None)
     return DeltaPage(profiles, _link(body, "@odata.nextLink"), _link(body, "@odata.deltaLink"))
 
 

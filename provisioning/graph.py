@@ -298,14 +298,19 @@ def _json(response: httpx.Response) -> object:
     return body
 
 
+def collection_items(body: object) -> list[Mapping[str, object]]:
+    """The objects of a collection body (``{"value": [...]}``); empty when it is not one."""
+    values = body.get("value") if isinstance(body, Mapping) else None
+    return [v for v in values if isinstance(v, Mapping)] if isinstance(values, list) else []
+
+
 def _items(reply: _Reply) -> list[Mapping[str, object]]:
-    """The objects of a collection answer (``{"value": [...]}``)."""
+    """The objects of a collection answer; a body without a value list is an error here."""
     body = reply.body
-    values = body.get("value") if isinstance(body, dict) else None
-    if not isinstance(values, list):
+    if not (isinstance(body, Mapping) and isinstance(body.get("value"), list)):
         msg = "Graph returned a collection without a value list"
         raise PermanentGraphError(msg, request_id=reply.request_id)
-    return [item for item in values if isinstance(item, dict)]
+    return collection_items(body)
 
 
 def _unexpected(call: Call, reply: _Reply) -> PermanentGraphError:

@@ -101,7 +101,7 @@ def apply_row(
     if dry_run:
         return planned_outcome(row, the_plan, current)
     results = _apply(the_plan, graph)
-    read = _read_sms_state(row, graph) if _sms_applied(results) else None
+    read = _read_sms_state(row, graph) if sms_applied(results) else None
     return finish_outcome(
         row, the_plan, current, results, before=before, sms_state=read, sms_read=read is not None
     )
@@ -143,7 +143,8 @@ def finish_outcome(
     return outcome
 
 
-def _sms_applied(results: Sequence[OperationResult]) -> bool:
+def sms_applied(results: Sequence[OperationResult]) -> bool:
+    """Whether an SMS sign-in change was applied (the mobile's state is then read again)."""
     return any(r.ok and isinstance(r.operation, SetSmsSignIn) for r in results)
 
 
