@@ -96,7 +96,8 @@ def fan_out_blob(client: BlobClientLike, services: Services) -> str:
         log.info("blob %s already made job %s; not starting another", name, job_id)
         return job_id
     limits = Settings.offline(services.env)
-    source = services.blobs.open_chunks(container, name)
+    # Pinned to the ETag the job id was made from: both passes read that version or fail.
+    source = services.blobs.open_chunks(container, name, etag=props.etag)
     reader = ReaderLimits(limits.max_file_bytes, limits.max_rows)
     scan = scan_csv(source, name=name, default_region=limits.default_region, limits=reader, size=props.size)
     record = JobRecord(

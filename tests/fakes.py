@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from provisioning.errors import PermanentGraphError, TransientGraphError
 from provisioning.models import (
@@ -21,6 +21,9 @@ from provisioning.models import (
     UpdateEmail,
     UpdatePhone,
 )
+
+if TYPE_CHECKING:
+    from tests.sandbox import Sandbox
 
 
 @dataclass
@@ -104,3 +107,13 @@ class FakeGraph:
                 state.sms = "ready" if op.enable else "notEnabled"
             case _:
                 assert_never(op)
+
+
+class SandboxTokens:
+    """Tokens minted by the Graph sandbox itself, no HTTP (MSAL is covered by the CLI tests)."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._token = sandbox.token()
+
+    def token(self) -> str:
+        return self._token

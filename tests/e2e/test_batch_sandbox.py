@@ -12,6 +12,7 @@ from provisioning.bootstrap import build_graph_stack
 from provisioning.graph_batch import BatchRequest
 from provisioning.pacer import Pacer
 from provisioning.settings import Settings
+from tests.fakes import SandboxTokens
 from tests.sandbox import Sandbox, SandboxConfig
 
 pytestmark = pytest.mark.e2e
@@ -49,19 +50,9 @@ def _settings(sandbox: Sandbox, write_rate: float) -> Settings:
     return Settings.from_env({**sandbox.env, "PROVISIONING_WRITE_RATE": str(write_rate)})
 
 
-class _Tokens:
-    """Tokens minted by the sandbox itself (MSAL is covered by the CLI tests)."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self._token = sandbox.token()
-
-    def token(self) -> str:
-        return self._token
-
-
 def test_300_writes_paced_under_the_quota_arrive_with_next_to_no_429s(sandbox: Sandbox) -> None:
     """At 90% of the write quota every chained write ends 2xx, in order, with at most a few 429s."""
-    with build_graph_stack(_settings(sandbox, 0.9 * QUOTA), tokens=_Tokens(sandbox)) as stack:
+    with build_graph_stack(_settings(sandbox, 0.9 * QUOTA), tokens=SandboxTokens(sandbox)) as stack:
         responses = stack.batch.send(_writes())
 
         sent = stack.batch.requests_sent
@@ -76,7 +67,9 @@ def test_writes_sent_too_fast_are_throttled_then_all_arrive(sandbox: Sandbox) ->
     """At four times the quota Graph answers 429s; the sender waits them out, the pacer slows down,
     and every write still ends 2xx."""
     pacer = Pacer(write_rate=4 * QUOTA)
-    with build_graph_stack(_settings(sandbox, 4 * QUOTA), tokens=_Tokens(sandbox), pacer=pacer) as stack:
+    with build_graph_stack(
+        _settings(sandbox, 4 * QUOTA), tokens=SandboxTokens(sandbox), pacer=pacer
+    ) as stack:
         responses = stack.batch.send(_writes())
 
     assert sorted({r.status for r in responses.values()}) == [201]

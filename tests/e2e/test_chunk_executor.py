@@ -14,23 +14,16 @@ from provisioning.models import DesiredRow, OutcomeKind
 from provisioning.settings import Settings
 from tests.conftest import SAMPLES
 from tests.e2e.test_cli import methods
+from tests.fakes import SandboxTokens
 from tests.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
 
 
-class _Tokens:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self._token = sandbox.token()
-
-    def token(self) -> str:
-        return self._token
-
-
 @pytest.fixture
 def stack(demo_sandbox: Sandbox) -> Iterator[GraphStack]:
     settings = Settings.from_env({**demo_sandbox.env, "PROVISIONING_WRITE_RATE": "off"})
-    with build_graph_stack(settings, tokens=_Tokens(demo_sandbox)) as built:
+    with build_graph_stack(settings, tokens=SandboxTokens(demo_sandbox)) as built:
         yield built
 
 
@@ -57,7 +50,7 @@ def test_a_batched_chunk_ends_where_the_one_by_one_path_ends(stack, demo_sandbox
         from provisioning.bootstrap import build_graph
         from provisioning.service import provision
 
-        with build_graph(Settings.from_env(twin.env), tokens=_Tokens(twin)) as graph:
+        with build_graph(Settings.from_env(twin.env), tokens=SandboxTokens(twin)) as graph:
             provision(rows, graph, dry_run=False)
         assert methods(demo_sandbox) == methods(twin)
 
