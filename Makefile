@@ -9,7 +9,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell sha1sum requirements-checkov.txt | cut -c1-12)
 
-.PHONY: setup lint test test-fast demo bench bench-quick clean checkov
+.PHONY: setup lint test test-fast demo bench bench-quick soak clean checkov
 
 setup: $(STAMP) node_modules/.installed
 
@@ -57,6 +57,12 @@ bench: setup
 
 bench-quick: setup
 	$(PY) -m bench.run all --quick $(BENCH_ARGS)
+
+# Chaos soak (soak/README.md): one 5,000-user job under Graph faults, storage faults and outages, 24
+# SIGKILLed workers and duplicate chunks, then the invariant checker; soak/results/soak-5000.json and .md.
+# A 300-user soak runs inside `make test` (tests/soak/test_soak.py).
+soak: setup
+	$(PY) -m soak.run --users 5000 --kills 24 --seed 1 --out soak/results/soak-5000.json $(SOAK_ARGS)
 
 clean:
 	rm -rf .sandbox demo-out .pytest_cache .mypy_cache .ruff_cache

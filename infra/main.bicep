@@ -69,6 +69,19 @@ param syncOffice bool = false
 @description('The nightly job reports what it would do and writes nothing.')
 param syncDryRun bool = true
 
+// ---- The HTTP API (docs/servicenow.md) ----
+@description('Empty: the HTTP API needs the function key only. Else the app ID URI (and/or client id) of the API app registration: provision and job status then also need an Entra bearer token for it.')
+param apiAudience string = ''
+
+@description('App role the bearer token must carry (when apiAudience is set).')
+param apiRole string = 'Provisioning.Submit'
+
+@description('HTTP API requests per minute per caller, per instance (the token\'s app, else the function key).')
+param apiRatePerMinute int = 300
+
+@description('Requests a caller may send at once before the per-minute rate applies.')
+param apiBurst int = 30
+
 // ---- Scale (docs/deploy.md, "Throughput and throttling") ----
 @minValue(1)
 @maxValue(1000)
@@ -205,6 +218,10 @@ module functionApp 'app/function.bicep' = {
       PROVISIONING_SYNC_GROUP_ID: syncGroupId
       PROVISIONING_SYNC_OFFICE: string(syncOffice)
       PROVISIONING_SYNC_DRY_RUN: string(syncDryRun)
+      PROVISIONING_API_AUDIENCE: apiAudience
+      PROVISIONING_API_ROLE: apiRole
+      PROVISIONING_API_RATE_PER_MINUTE: string(apiRatePerMinute)
+      PROVISIONING_API_BURST: string(apiBurst)
     }
   }
 }

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from provisioning.api_access import ApiAccess, ApiAccessSettings, build_access
 from provisioning.blob_store import BlobStore
 from provisioning.bootstrap import GraphStack, build_graph_stack
 from provisioning.chunk_executor import ChunkExecutor
@@ -37,6 +38,7 @@ class Services:
     jobs: JobStore
     _stack: GraphStack | None = None
     _presence: Presence | None = None
+    _access: ApiAccess | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def settings(self) -> Settings:
@@ -70,6 +72,16 @@ class Services:
     def sync_settings(self) -> SyncSettings:
         return SyncSettings.from_env(self.env)
 
+    def api_access(self) -> ApiAccess:
+        """The endpoint's gate, one per process: its rate buckets and the issuer's keys outlive a request.
+
+        Raises ``ConfigurationError`` (answered 503) while the ``PROVISIONING_API_*`` settings are invalid.
+        """
+        with self._lock:
+            if self._access is None:
+                self._access = build_access(ApiAccessSettings.from_env(self.env))
+            return self._access
+
     def api_deps(self) -> ApiDeps:
         limits = Settings.offline(self.env)
         concurrency = int(self.env.get("PROVISIONING_CONCURRENCY", "4") or 4)
@@ -78,11 +90,14 @@ class Services:
             jobs=Pipeline(self.jobs),
             default_region=limits.default_region,
             concurrency=concurrency,
+            access=self.api_access(),
         )
 
     def close(self) -> None:
         if self._stack is not None:
             self._stack.close()
+        if self._access is not None:
+            self._access.close()
 
 
 _services: Services | None = None

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from provisioning.errors import AuthenticationError
 from provisioning.keyvault import SecretReader, read_certificate_secret
+from provisioning.log_setup import add_secret
 from provisioning.settings import CLOUD_ENDPOINTS, Settings
 
 logger = logging.getLogger(__name__)
@@ -314,6 +315,8 @@ def build_token_provider(
     else from ``PROVISIONING_CERTIFICATE_PATH`` (a developer's machine); a client secret is the fallback.
     *secret_reader* replaces Key Vault in tests.
     """
+    add_secret(settings.client_secret)  # never in a log line, whichever library would print it
+    add_secret(settings.certificate_password)
     certificate: CertificateCredential | None = None
     if (
         settings.keyvault_certificate is not None

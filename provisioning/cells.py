@@ -7,10 +7,11 @@ message for the admin (the caller puts the column name in front). Phones live in
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 
 from provisioning.models import DefaultMethod, SmsSignIn
-from provisioning.phones import looks_like_formula
+from provisioning.phones import describe_character, looks_like_formula
 
 _MAX_EMAIL = 254  # RFC 5321 path limit
 _MAX_UPN = 1024  # guest UPNs (name_domain#EXT#@tenant) run long; Entra's own limits are lower
@@ -91,7 +92,7 @@ def parse_user(cell: str) -> str:
     )
     if not ok:
         msg = f"{show(cell)} is not a user principal name (name@domain.tld) or an object id (GUID)"
-        raise CellError(msg)
+        raise CellError(msg + _hidden_hint(text))
     return text
 
 
@@ -109,15 +110,27 @@ def parse_email(cell: str) -> str:
         raise CellError(msg)
     if text.count("@") != 1:
         msg = "needs exactly one @, as in name@example.com"
-        raise CellError(msg)
+        raise CellError(msg + _hidden_hint(text))
     local, _, domain = text.partition("@")
     if _EMAIL_LOCAL.fullmatch(local) is None or local.startswith(".") or local.endswith("."):
         msg = "the part before the @ is not a valid mailbox name"
-        raise CellError(msg)
+        raise CellError(msg + _hidden_hint(local))
     if ".." in local or not _is_domain(domain):
         msg = "not a valid email address; write it as name@example.com"
-        raise CellError(msg)
+        raise CellError(msg + _hidden_hint(text))
     return text.lower()
+
+
+def _hidden_hint(text: str) -> str:
+    """Names the first character of *text* that hides in plain sight, or "".
+
+    Invisible characters and look-alikes from other scripts (Cyrillic ``\\u0430``, full-width
+    ``\\uff41``) make a value that reads right fail; accented Latin letters show, so get no hint.
+    """
+    for ch in text:
+        if not ch.isascii() and not unicodedata.name(ch, "").startswith("LATIN "):
+            return f"; it contains {describe_character(ch)}, retype it in plain ASCII"
+    return ""
 
 
 def _is_domain(domain: str) -> bool:

@@ -4,7 +4,9 @@ Calls per row: one read of all methods; the default-method read only where a del
 change needs it; exactly the writes the plan needs; one read of the mobile after an SMS sign-in change.
 A user's writes are a ``dependsOn`` chain inside one batch, cut where the API version changes (the
 beta ``signInPreferences`` PATCH goes in a ``/beta/$batch`` of the next round). A POST whose answer
-was lost (timeout, 500/502/504) is re-read before it is sent again.
+was lost (timeout, 500/502/504) is re-read before it is sent again. A write refused because its effect
+is already there (a DELETE answered 404, an add answered 400/409) is re-read too: an earlier try whose
+answer was lost, or another delivery of the same chunk, may have applied it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from provisioning.models import (
     AddEmail,
     AddPhone,
     CurrentMethods,
+    DeleteEmail,
+    DeletePhone,
     DesiredRow,
     MethodKind,
     Operation,
@@ -211,21 +215,21 @@ class ChunkExecutor:
         return segment
 
     def _settle(self, lost: Sequence[tuple[_Progress, Operation, BatchResponse]]) -> None:
-        """Re-read users whose POST answer was lost: applied counts as done, else it is sent again."""
+        """Re-read users whose write may have applied: applied counts as done; else a lost POST is sent
+        again (at most ``MAX_POST_RETRIES`` times) and a refused write fails with Graph's answer."""
         answers = self._sender.send(
             [self._get(f"r{p.row.line}", self._paths.methods(p.row.user)) for p, _, _ in lost]
         )
-        for p, op, lost_answer in lost:
+        for p, op, first in lost:
             answer = answers[f"r{p.row.line}"]
             now = methods_from_items(p.row.user, collection_items(answer.body)) if _ok(answer) else None
             if now is not None and _applied(op, now):
-                p.results.append(OperationResult(op, ok=True, request_id=lost_answer.request_id))
-            elif now is not None and p.retries < MAX_POST_RETRIES:
+                p.results.append(OperationResult(op, ok=True, request_id=first.request_id))
+            elif now is not None and _unanswered(first) and p.retries < MAX_POST_RETRIES:
                 p.retries += 1  # the next round sends it again
             else:
-                p.results.append(
-                    OperationResult(op, ok=False, request_id=lost_answer.request_id, error=UNANSWERED)
-                )
+                error = UNANSWERED if _unanswered(first) else self._error(op, first)
+                p.results.append(OperationResult(op, ok=False, request_id=first.request_id, error=error))
                 p.stopped = True
 
     def _sms_states(self, rows: Sequence[_Progress]) -> dict[int, str | None]:
@@ -286,9 +290,23 @@ def _ok(answer: BatchResponse) -> bool:
 
 
 def _uncertain(op: Operation, answer: BatchResponse) -> bool:
-    """A POST whose answer was lost may have been applied (graph-api.md section 7: re-read first)."""
-    post = isinstance(op, AddPhone | AddEmail | SetSmsSignIn)
-    return post and answer.status in (0, 500, 502, 504)
+    """Whether a failed write may have taken effect all the same, so the user is re-read first.
+
+    A POST whose answer was lost may have been applied (graph-api.md section 7). A DELETE answered
+    404, or an add answered 400/409 ("already exists"), may meet the effect of an earlier try whose
+    answer was lost (the sender re-sends a DELETE after a 500/502/504) or of another delivery of the
+    same chunk running at the same time; the re-read tells.
+    """
+    if isinstance(op, AddPhone | AddEmail | SetSmsSignIn) and _unanswered(answer):
+        return True
+    if isinstance(op, DeletePhone | DeleteEmail):
+        return answer.status == 404
+    return isinstance(op, AddPhone | AddEmail) and answer.status in (400, 409)
+
+
+def _unanswered(answer: BatchResponse) -> bool:
+    """No answer, or one that does not say whether the request ran (timeout, drop, 500/502/504)."""
+    return answer.status in (0, 500, 502, 504)
 
 
 def _applied(op: Operation, now: CurrentMethods) -> bool:
@@ -302,5 +320,9 @@ def _applied(op: Operation, now: CurrentMethods) -> bool:
             )
         case SetSmsSignIn(enable=enable):
             return (now.sms_sign_in_state == "ready") == enable
+        case DeletePhone(kind=kind):
+            return kind not in now.phones
+        case DeleteEmail():
+            return now.email is None
         case _:
             return False

@@ -18,6 +18,7 @@ from typing import TextIO
 from provisioning import check as check_output
 from provisioning.csv_input import ParsedFile, ReaderLimits, parse_csv
 from provisioning.errors import AuthenticationError, ConfigurationError
+from provisioning.log_setup import configure_logging
 from provisioning.models import Outcome, OutcomeKind
 from provisioning.reports import (
     format_summary_line,
@@ -32,6 +33,7 @@ from provisioning.settings import Settings
 log = logging.getLogger("provisioning")
 
 EXIT_OK, EXIT_ROWS, EXIT_REJECTED = 0, 1, 2
+_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     """Run the CLI; returns the exit code (never raises for bad input or settings)."""
     out, err = out or sys.stdout, err or sys.stderr
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=err, format="%(levelname)s %(name)s: %(message)s"
-    )
     try:
         if args.env_file:
             _load_env_file(Path(args.env_file))
+        configure_logging(args.log_level, default="warning", stream=err, fmt=_LOG_FORMAT)
         if args.command == "check":
             return _check(args, out, err)
         return _run(args, out, err)
@@ -69,7 +69,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m provisioning", description=__doc__)
     parser.add_argument("--env-file", help="read PROVISIONING_* settings from this KEY=value file first")
-    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=["debug", "info", "warning", "error"],
+        help="default: PROVISIONING_LOG_LEVEL, else warning",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate a CSV offline; nothing is read from Graph")
     check.add_argument("file")

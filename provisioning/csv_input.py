@@ -22,9 +22,11 @@ from provisioning.csv_records import (
     ColumnMap,
     Record,
     is_blank_line,
+    is_comment_line,
     iter_records,
     map_columns,
     parse_record,
+    sep_line_delimiter,
     sniff_delimiter,
     user_key,
 )
@@ -51,7 +53,6 @@ MAX_ROWS_SETTING = "PROVISIONING_MAX_ROWS"
 REGION_SETTING = "PROVISIONING_DEFAULT_REGION"
 
 _CHUNK = 1 << 20  # parse_csv streams bytes held in memory in pieces of this size
-_MAX_PREFIX = 1 << 20  # characters of blank lines before the header kept rather than read again
 _BUCKETS = 64  # pass 1 files user hashes by their top 6 bits, so sorting needs 1/64 of them at once
 
 
@@ -156,8 +157,8 @@ def _scan(source: CsvSource, name: str, limits: ReaderLimits, user_hash: Callabl
     reader = LineReader(source(), max_bytes=limits.max_bytes)
     lines: Iterator[str] = iter(reader)
     try:
-        delimiter, lines = _from_the_start(source, lines, limits.max_bytes)
-        records = iter_records(lines, delimiter)
+        delimiter, first, lines = _header_onwards(lines)
+        records = iter_records(lines, delimiter, first_line=first)
         header = _header(records)
         columns = map_columns(header.fields, line=header.line)
         if columns.problems:
@@ -203,22 +204,28 @@ def _drain(lines: Iterator[str]) -> None:
         pass
 
 
-def _from_the_start(source: CsvSource, lines: Iterator[str], max_bytes: int) -> tuple[str, Iterator[str]]:
-    """The delimiter (sniffed from the first non-blank line), and the lines from the start again:
-    those up to the header from memory, unless they are too long to keep; then from *source*.
+def _header_onwards(lines: Iterator[str]) -> tuple[str, int, Iterator[str]]:
+    """The delimiter, the header's line and the lines from the header on.
+
+    Lines before the header are skipped as lines, never parsed as CSV: blank ones, ``#`` comments
+    (PowerShell's ``Export-Csv`` writes a ``#TYPE`` line first) and Excel's ``sep=;`` line, whose
+    delimiter wins over the one sniffed from the header.
     """
-    kept: list[str] | None = []
-    length = 0
-    for line in lines:
-        length += len(line)
-        if kept is not None:
-            kept.append(line)
-            kept = kept if length <= _MAX_PREFIX else None
-        if not is_blank_line(line):
-            delimiter = sniff_delimiter(line)
-            if kept is None:
-                return delimiter, iter(LineReader(source(), max_bytes=max_bytes))
-            return delimiter, itertools.chain(kept, lines)
+    named: str | None = None
+    preamble = False
+    for number, line in enumerate(lines, start=1):
+        if is_blank_line(line):
+            continue
+        if named is None and not preamble and (named := sep_line_delimiter(line, number)) is not None:
+            preamble = True
+            continue
+        if is_comment_line(line):
+            preamble = True
+            continue
+        return named or sniff_delimiter(line), number, itertools.chain([line], lines)
+    if preamble:
+        msg = "the file has no header line, only blank lines, # comments or a sep= line"
+        raise InputError(msg)
     msg = "the file is empty (only blank lines)"
     raise InputError(msg)
 
@@ -286,7 +293,7 @@ def _duplicates(
         return {}
     last = max(suspects)
     groups: defaultdict[str, list[int]] = defaultdict(list)
-    for record in iter_records(LineReader(source(), max_bytes=max_bytes), delimiter):
+    for record in _data_records(source, delimiter, columns, max_bytes):
         if record.line > last:
             break
         key = user_key(record.fields, columns) if record.line in suspects else None
@@ -313,9 +320,8 @@ def iter_rows(source: CsvSource, scan: CsvScan, *, default_region: str | None) -
 
 def _rows(source: CsvSource, scan: CsvScan, columns: ColumnMap, region: str | None) -> Iterator[DesiredRow]:
     column = columns.name(Column.UPN)
-    lines = LineReader(source(), max_bytes=scan.limits.max_bytes)
-    for record in iter_records(lines, scan.delimiter):
-        if record.line <= columns.line or record.blank:
+    for record in _data_records(source, scan.delimiter, columns, scan.limits.max_bytes):
+        if record.blank:
             continue
         if record.error is not None:
             row = DesiredRow(record.line, "", managed=columns.managed, errors=(record.error,))
@@ -323,6 +329,18 @@ def _rows(source: CsvSource, scan: CsvScan, columns: ColumnMap, region: str | No
             row = parse_record(record.fields, record.line, columns, region)
         same = scan.duplicates.get(row.user.casefold()) if row.user else None
         yield row if same is None else _with_duplicate_error(row, same, column)
+
+
+def _data_records(source: CsvSource, delimiter: str, columns: ColumnMap, max_bytes: int) -> Iterator[Record]:
+    """The records after the header, read from the start of *source* again.
+
+    The lines before the header are skipped as lines, as pass 1 did: a quote in a comment line
+    must not start a field.
+    """
+    lines = itertools.islice(LineReader(source(), max_bytes=max_bytes), columns.line - 1, None)
+    records = iter_records(lines, delimiter, first_line=columns.line)
+    next(records, None)  # the header
+    return records
 
 
 def _with_duplicate_error(row: DesiredRow, lines: tuple[int, ...], column: str) -> DesiredRow:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import functools
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import TypeVar
 
 from provisioning import cells
 from provisioning.errors import InputError
+from provisioning.masking import mask_text
 from provisioning.models import DesiredRow, MethodKind
 from provisioning.phones import PhoneError, normalise_phone
 
@@ -26,12 +28,17 @@ __all__ = [
     "ColumnMap",
     "Record",
     "is_blank_line",
+    "is_comment_line",
     "iter_records",
     "map_columns",
     "parse_record",
+    "sep_line_delimiter",
     "sniff_delimiter",
     "user_key",
 ]
+
+DELIMITERS = (",", ";", "\t", "|")  # in the order that wins a tie when sniffing
+_FIELD_LIMIT = csv.field_size_limit()  # the csv module's per-field limit (128 KiB characters)
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,9 @@ def iter_records(lines: Iterable[str], delimiter: str, *, first_line: int = 1) -
     """Records with the physical line each starts on; blank lines come through as blank records.
 
     Bad quoting becomes a ``Record`` with ``error``; a quote still open at the end of the text
-    raises ``InputError``, since everything after it would be one field.
+    raises ``InputError``, since everything after it would be one field. So does a quoted field
+    that runs over several lines past the csv module's field limit: reading on after it would
+    silently drop every row it swallowed.
     """
     reader = csv.reader(lines, delimiter=delimiter, strict=True, skipinitialspace=True)
     consumed = 0
@@ -62,17 +71,27 @@ def iter_records(lines: Iterable[str], delimiter: str, *, first_line: int = 1) -
         except StopIteration:
             return
         except csv.Error as exc:
-            if "unexpected end of data" in str(exc):
-                msg = f'line {start}: a quoted field is never closed; check the " characters on this line'
-                raise InputError(msg) from exc
+            text = str(exc)
+            if "unexpected end of data" in text:
+                raise InputError(_never_closed(start)) from exc
+            if "field larger than field limit" in text and reader.line_num - consumed > 1:
+                spread = f"it runs on over {reader.line_num - consumed:,} lines"
+                raise InputError(_never_closed(start, spread)) from exc
             record = Record(start, (), f"line {start}: {_csv_problem(exc)}")
         consumed = reader.line_num
         yield record
 
 
+def _never_closed(line: int, detail: str = "") -> str:
+    extra = f" ({detail})" if detail else ""
+    return f'line {line}: a quoted field is never closed{extra}; check the " characters on this line'
+
+
 def _csv_problem(exc: csv.Error) -> str:
     if "expected after" in str(exc):
         return 'text after a closing quote; a quoted field must end with " (write "" for a quote inside it)'
+    if "field larger than field limit" in str(exc):
+        return f"a field is longer than {_FIELD_LIMIT:,} characters; no cell of this file can be that long"
     return f"cannot be read as CSV ({exc})"
 
 
@@ -137,39 +156,78 @@ class ColumnMap:
 
 
 def is_blank_line(line: str) -> bool:
-    """Whether a physical line holds nothing but spaces, delimiters and quotes (never a header)."""
-    return not line.strip(' \t,;"\r\n')
+    """Whether a physical line holds nothing but spaces, delimiters, quotes and stray byte order
+    marks (never a header)."""
+    return not line.strip(' \t,;|"\r\n\ufeff')
+
+
+def is_comment_line(line: str) -> bool:
+    """Whether a line before the header is a comment: ``#`` first, as PowerShell's ``#TYPE`` line,
+    and no UPN column (a header may well start with a ``#`` column of row numbers).
+    """
+    return line.lstrip(" \t\ufeff").startswith("#") and not any(
+        _header_score(line, delimiter)[0] for delimiter in DELIMITERS
+    )
+
+
+# Excel's "sep=;" first line names the delimiter; a spreadsheet that re-saved it may have quoted
+# it or added delimiters after it.
+_SEP_LINE = re.compile(r'"?sep=(?P<delimiter>[^"\r\n]?)"?[ \t,;|"]*', re.IGNORECASE)
+
+
+def sep_line_delimiter(line: str, number: int) -> str | None:
+    """The delimiter an Excel ``sep=`` line names, or None when *line* is not one.
+
+    Raises ``InputError`` for a ``sep=`` line naming a delimiter this reader does not split on.
+    """
+    match = _SEP_LINE.fullmatch(line.rstrip("\r\n").lstrip(" \ufeff"))
+    if match is None:
+        return None
+    delimiter = match["delimiter"]
+    if delimiter not in DELIMITERS:
+        named = f"names {cells.show(delimiter)} as the delimiter" if delimiter else "names no delimiter"
+        msg = f"line {number}: the sep= line {named}; use sep=, sep=; sep=| or a tab, or delete the line"
+        raise InputError(msg)
+    return delimiter
 
 
 def sniff_delimiter(header: str) -> str:
-    """Comma, semicolon or tab: whichever makes *header* (the first non-blank line) name a UPN
+    """Comma, semicolon, tab or pipe: whichever makes *header* (the first non-blank line) name a UPN
     column, then the most known columns, then the most fields (comma wins ties). Data is never read.
     """
 
-    def score(delimiter: str) -> tuple[bool, int, int]:
-        fields = next(csv.reader([header.rstrip("\r\n")], delimiter=delimiter), [])
-        known = [_ALIASES.get(_header_key(field)) for field in fields]
-        return Column.UPN in known, sum(k is not None for k in known), len(fields)
+    return max(DELIMITERS, key=lambda delimiter: _header_score(header, delimiter))
 
-    return max((",", ";", "\t"), key=score)
+
+def _header_score(header: str, delimiter: str) -> tuple[bool, int, int]:
+    """Whether *header* split on *delimiter* names a UPN column, its known columns, its fields."""
+    fields = next(csv.reader([header.rstrip("\r\n")], delimiter=delimiter), [])
+    known = [_ALIASES.get(_header_key(field)) for field in fields]
+    return Column.UPN in known, sum(k is not None for k in known), len(fields)
 
 
 def _header_key(name: str) -> str:
-    return re.sub(r"[\s_\-\ufeff]", "", name).casefold()
+    """*name* without case, spaces, "_", "-" or invisible format characters (zero-width, BOM)."""
+    visible = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")
+    return re.sub(r"[\s_\-]", "", visible).casefold()
 
 
 def map_columns(fields: Sequence[str], *, line: int = 1) -> ColumnMap:
-    """The column map for a header; ``problems`` holds its file errors (no UPN, a column twice)."""
+    """The column map for a header; ``problems`` holds its file errors (no UPN, a column twice).
+
+    Names are matched on the raw text (so a no-break space or zero-width space does not hide a
+    column) and shown printable; an unknown name is masked (it may be a phone or email: a data row
+    taken for the header), since file errors are logged.
+    """
     names = [cells.printable(raw.strip(" \t\ufeff")) for raw in fields]
     found: defaultdict[Column, list[int]] = defaultdict(list)
-    for index, name in enumerate(names):
-        column = _ALIASES.get(_header_key(name))
+    for index, raw in enumerate(fields):
+        column = _ALIASES.get(_header_key(raw))
         if column is not None:
             found[column].append(index)
     problems = [_doubled(line, [names[i] for i in at], col) for col, at in found.items() if len(at) > 1]
     if Column.UPN not in found:
-        shown = ", ".join(name for name in names if name) or "nothing"
-        problems.append(f"line {line}: no UPN column (found: {shown}); add a UPN or UserPrincipalName column")
+        problems.append(_no_upn_column(line, fields, names))
     positions = {col: at[0] for col, at in found.items()}
     known = {i for at in found.values() for i in at}
     return ColumnMap(
@@ -177,9 +235,27 @@ def map_columns(fields: Sequence[str], *, line: int = 1) -> ColumnMap:
         names={col: names[i] for col, i in positions.items()},
         width=max((i + 1 for i, name in enumerate(names) if name), default=0),
         line=line,
-        ignored=tuple(name for i, name in enumerate(names) if name and i not in known),
+        ignored=tuple(mask_text(name) for i, name in enumerate(names) if name and i not in known),
         problems=tuple(problems),
     )
+
+
+def _no_upn_column(line: int, fields: Sequence[str], names: Sequence[str]) -> str:
+    shown = ", ".join(mask_text(name) for name in names if name) or "nothing"
+    if any(_is_user(field) for field in fields):
+        return (
+            f"line {line}: no header; this line holds a user, not column names (found: {shown}); "
+            "add a first line naming the columns, e.g. UPN,Mobile"
+        )
+    return f"line {line}: no UPN column (found: {shown}); add a UPN or UserPrincipalName column"
+
+
+def _is_user(field: str) -> bool:
+    try:
+        cells.parse_user(field)
+    except cells.CellError:
+        return False
+    return True
 
 
 def _doubled(line: int, names: list[str], column: Column) -> str:

@@ -16,8 +16,19 @@ __all__ = ["MAX_BYTES_SETTING", "LineReader", "check_size"]
 
 MAX_BYTES_SETTING = "PROVISIONING_MAX_FILE_BYTES"
 
-_HEAD = 4  # bytes enough for every byte order mark and file signature below
-_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # xlsx (zip) and xls (OLE2)
+_HEAD = 8  # bytes enough for every byte order mark and file signature below
+# Files admins upload by mistake, named so the error says what was sent instead of a CSV.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "an Excel workbook or another ZIP archive"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+)
 # UTF-32 is ruled out first: its LE byte order mark starts with UTF-16 LE's.
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -104,8 +115,9 @@ def _head(raw: Iterator[bytes]) -> bytes:
 
 
 def _head_problem(head: bytes) -> str | None:
-    if head.startswith(_SIGNATURES):
-        return f"not a text file (an Excel workbook?); {_SAVE_AS}"
+    kind = next((kind for signature, kind in _SIGNATURES if head.startswith(signature)), None)
+    if kind is not None:
+        return f"not a text file (it looks like {kind}); {_SAVE_AS}"
     if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         return f"the file is UTF-32, which is not supported; {_SAVE_AS}"
     return None

@@ -1,7 +1,8 @@
 """The HTTP endpoints ServiceNow calls: provision users, watch a job, fetch the OpenAPI document.
 
 Each handler takes a ``func.HttpRequest`` and its ``ApiDeps`` and always answers JSON; input
-problems are 4xx with ``{"error": {"code", "message", "field"}}``, never 500.
+problems are 4xx with ``{"error": {"code", "message", "field"}}``, never 500. Before the body is read,
+``ApiDeps.access`` checks the bearer token (when configured) and the caller's rate (401/403/429).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from dataclasses import dataclass, field
 import azure.functions as func
 
 from provisioning import service
+from provisioning.api_access import ApiAccess
 from provisioning.api_input import ErrorCode, PayloadError, ProvisionRequest, parse_body
 from provisioning.errors import AuthenticationError, ConfigurationError
 from provisioning.models import JobStatus, Outcome
 from provisioning.openapi import build_document
 from provisioning.phones import PhoneError, check_region
 from provisioning.ports import GraphPort, JobPort
+from provisioning.refusals import ACCESS_STATUS, AccessCode, AccessDenied
 from provisioning.reports import row_reason, summarise
 from provisioning.writes import subject_statuses
 
@@ -70,6 +73,7 @@ class ApiDeps:
     default_region: str | None = None
     concurrency: int = 4
     limits: ApiLimits = field(default_factory=ApiLimits)
+    access: ApiAccess = field(default_factory=ApiAccess)  # the default checks nothing: tests only
 
     def __post_init__(self) -> None:
         if self.default_region and self.default_region.strip():
@@ -90,14 +94,14 @@ def provision(req: func.HttpRequest, deps: ApiDeps) -> func.HttpResponse:
     """
     if req.method.upper() != "POST":
         return _not_allowed(req, "POST")
-    return _guarded("provision", lambda: _provision(req, deps))
+    return _guarded("provision", req, deps, _provision)
 
 
 def job_status(req: func.HttpRequest, deps: ApiDeps) -> func.HttpResponse:
     """``GET /api/jobs/{id}``: the job's progress (200), or 404 for an unknown or malformed id."""
     if req.method.upper() != "GET":
         return _not_allowed(req, "GET")
-    return _guarded("job_status", lambda: _job_status(req, deps))
+    return _guarded("job_status", req, deps, _job_status)
 
 
 def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
@@ -107,10 +111,34 @@ def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(200, build_document(), cache=True)
 
 
-def _guarded(name: str, handle: Callable[[], func.HttpResponse]) -> func.HttpResponse:
-    """Map what escapes a handler: input errors to 4xx, credentials to 503, anything else to 500."""
+def answer(
+    handler: Callable[[func.HttpRequest, ApiDeps], func.HttpResponse],
+    req: func.HttpRequest,
+    deps: Callable[[], ApiDeps],
+) -> func.HttpResponse:
+    """*handler* with the process's deps; settings that cannot be used are 503 naming them, not a 500."""
     try:
-        return handle()
+        built = deps()
+    except ConfigurationError as exc:
+        log.error("the HTTP API cannot start with these settings: %s", exc)  # noqa: TRY400 - the message says it all
+        msg = f"the function app's settings cannot be used: {exc}. An administrator must fix them."
+        return error_response(AccessCode.SERVICE_UNAVAILABLE, msg)
+    return handler(req, built)
+
+
+def _guarded(
+    name: str,
+    req: func.HttpRequest,
+    deps: ApiDeps,
+    handle: Callable[[func.HttpRequest, ApiDeps], func.HttpResponse],
+) -> func.HttpResponse:
+    """Admit the caller, run *handle*, and map what escapes: refusals and input errors to 4xx,
+    credentials to 503, anything else to 500."""
+    try:
+        deps.access.admit(name, req.headers, req.params)
+        return handle(req, deps)
+    except AccessDenied as exc:
+        return error_response(exc.code, exc.message, headers=exc.headers)
     except PayloadError as exc:
         return error_response(exc.code, exc.message, exc.field)
     except (AuthenticationError, ConfigurationError) as exc:
@@ -250,13 +278,19 @@ def render_job(status: JobStatus) -> dict[str, object]:
 
 
 def error_response(
-    code: ErrorCode, message: str, field: str | None = None, *, correlation_id: str | None = None
+    code: ErrorCode | AccessCode,
+    message: str,
+    field: str | None = None,
+    *,
+    correlation_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> func.HttpResponse:
     """``{"error": {"code", "message", "field"}}`` with the code's status; 500s add ``correlationId``."""
     error: dict[str, object] = {"code": code.value, "message": message, "field": field}
     if correlation_id is not None:
         error["correlationId"] = correlation_id
-    return json_response(STATUS[code], {"error": error})
+    status = ACCESS_STATUS[code] if isinstance(code, AccessCode) else STATUS[code]
+    return json_response(status, {"error": error}, headers=headers)
 
 
 def json_response(

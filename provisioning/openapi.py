@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from provisioning.api_input import BATCH_FIELDS, DRY_RUN, USERS, ErrorCode
 from provisioning.models import Action, DefaultMethod, JobState, OutcomeKind, SmsSignIn, Subject
+from provisioning.refusals import AccessCode
 from provisioning.writes import FAILED, NOT_ATTEMPTED
 
 JOB_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -14,6 +15,7 @@ _JSON = "application/json"
 _UPN = "ann.smit@contoso.com"
 
 Schema = dict[str, object]
+_BEARER = "entraBearer"
 
 
 def build_document() -> dict[str, object]:
@@ -25,11 +27,14 @@ def build_document() -> dict[str, object]:
             "version": "1.0.0",
             "description": (
                 "Pre-provisions phone and email authentication methods for Entra ID users. Up to 20 "
-                "users are processed while you wait (200); more are queued as a job (202) to poll."
+                "users are processed while you wait (200); more are queued as a job (202) to poll. "
+                "Every call needs the function key; where the deployment sets PROVISIONING_API_AUDIENCE, "
+                "provision and job status also need an Entra ID bearer token with the app role "
+                "Provisioning.Submit. Each caller's requests are rate limited (429 with Retry-After)."
             ),
         },
         "servers": [{"url": "/"}],
-        "security": [{"functionKey": []}, {"functionKeyQuery": []}],
+        "security": [*_key_only(), *({**alternative, _BEARER: []} for alternative in _key_only())],
         "paths": {
             "/api/provision": {"post": _provision_operation()},
             "/api/jobs/{id}": {"get": _job_operation()},
@@ -39,6 +44,16 @@ def build_document() -> dict[str, object]:
             "securitySchemes": {
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
                 "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
+                _BEARER: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": (
+                        "An Entra ID access token for the API's audience carrying the app role "
+                        "Provisioning.Submit; required only when the deployment sets "
+                        "PROVISIONING_API_AUDIENCE, always together with the function key."
+                    ),
+                },
             },
             "schemas": _schemas(),
         },
@@ -73,11 +88,14 @@ def _provision_operation() -> dict[str, object]:
                 },
             },
             "400": _error_response("The body or a field is invalid; `field` names it", "invalidField"),
-            "401": _unauthorised(),
+            **_access_responses(),
             "413": _error_response("The body or the user list is too large", "tooManyUsers"),
             "415": _error_response("The body is not sent as application/json", "unsupportedMediaType"),
             "500": _error_response("Unexpected error; quote the correlation id", "internalError"),
-            "503": _error_response("Graph cannot be used with the app's settings", "upstreamUnavailable"),
+            "503": _error_response(
+                "Graph, or the token issuer's keys, cannot be used with the app's settings now",
+                "upstreamUnavailable",
+            ),
         },
     }
 
@@ -97,9 +115,12 @@ def _job_operation() -> dict[str, object]:
         ],
         "responses": {
             "200": _json_response("The job", "JobStatus", _job_example()),
-            "401": _unauthorised(),
+            **_access_responses(),
             "404": _error_response("No job with this id", "jobNotFound"),
             "500": _error_response("Unexpected error; quote the correlation id", "internalError"),
+            "503": _error_response(
+                "The token issuer's keys or the app's settings cannot be used now", "serviceUnavailable"
+            ),
         },
     }
 
@@ -108,14 +129,20 @@ def _openapi_operation() -> dict[str, object]:
     return {
         "operationId": "openapiDocument",
         "summary": "This document",
+        "security": _key_only(),  # no bearer token and no rate limit: a static, cacheable document
         "responses": {
             "200": {
                 "description": "The OpenAPI document",
                 "content": {_JSON: {"schema": {"type": "object"}}},
             },
-            "401": _unauthorised(),
+            "401": {"description": "No valid function key (answered by the Functions host, empty body)"},
         },
     }
+
+
+def _key_only() -> list[dict[str, list[str]]]:
+    """The function key, in the header or the query: either will do."""
+    return [{"functionKey": []}, {"functionKeyQuery": []}]
 
 
 def _ref(name: str) -> Schema:
@@ -134,8 +161,33 @@ def _error_response(description: str, code: str) -> dict[str, object]:
     return _json_response(description, "Error", example)
 
 
-def _unauthorised() -> dict[str, object]:
-    return {"description": "No valid function key (answered by the Functions host, empty body)"}
+def _access_responses() -> dict[str, object]:
+    """401, 403 and 429: answered before the body is read."""
+    unauthorised = _error_response(
+        "No valid function key (the Functions host answers, empty body), or, where bearer tokens are "
+        "required, no valid token (JSON, with a WWW-Authenticate challenge)",
+        AccessCode.INVALID_TOKEN,
+    )
+    retry_after = {
+        "description": "Seconds to wait before the next request",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+    return {
+        "401": {**unauthorised, "headers": {"WWW-Authenticate": _header("Bearer challenge (RFC 6750)")}},
+        "403": _error_response(
+            "The bearer token's app lacks the app role Provisioning.Submit", "missingRole"
+        ),
+        "429": {
+            **_error_response(
+                "Too many requests from this caller; retry after Retry-After", "tooManyRequests"
+            ),
+            "headers": {"Retry-After": retry_after},
+        },
+    }
+
+
+def _header(description: str) -> dict[str, object]:
+    return {"description": description, "schema": {"type": "string"}}
 
 
 # --- Schemas --------------------------------------------------------------------------------------
@@ -281,7 +333,7 @@ def _error_body() -> Schema:
         "additionalProperties": False,
         "required": ["code", "message", "field"],
         "properties": {
-            "code": {"type": "string", "enum": _values(ErrorCode)},
+            "code": {"type": "string", "enum": [*_values(ErrorCode), *_values(AccessCode)]},
             "message": {"type": "string"},
             "field": _nullable("string", description="The field to fix, as users[3].mobile"),
             "correlationId": {"type": "string", "description": "Only on 500: quote it to the admin"},

@@ -1,12 +1,14 @@
 """Phone numbers from admins' files into Graph's ``+{country code} {number}[x{ext}]`` form (pure).
 
-Also owns the spreadsheet-formula check that every free-text cell goes through.
+Also owns the two checks every free-text cell goes through: the spreadsheet-formula guard, and
+naming a character that hides in plain sight (invisible, or a look-alike of an ASCII one).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,6 +45,20 @@ def looks_like_formula(text: str) -> bool:
             if not (follower.isdecimal() or follower.isspace() or follower in "(["):
                 return True
     return False
+
+
+def describe_character(ch: str) -> str:
+    """*ch* for a message: ``'A'`` when printable ASCII, else with its code point and Unicode name.
+
+    An admin cannot see a zero-width space, and cannot tell a full-width ``\\uff11`` or a Cyrillic ``\\u0430``
+    from ASCII; the name says which character to delete or retype.
+    """
+    if ch.isascii() and ch.isprintable():
+        return repr(ch)
+    label = f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
+    if ch.isprintable() and not ch.isspace():
+        return f"'{ch}' ({label})"
+    return f"the invisible character {label}"
 
 
 def check_region(region: str) -> str:
@@ -102,7 +118,7 @@ def _compact(number: str) -> str:
         raise PhoneError(msg)
     bad = sorted({ch for ch in compact if ch != "+" and not ("0" <= ch <= "9")})
     if bad:
-        shown = ", ".join(repr(ch) for ch in bad[:5])
+        shown = ", ".join(describe_character(ch) for ch in bad[:5])
         msg = f"contains {shown}; a phone number has only digits, spaces and + - . ( ) /"
         raise PhoneError(msg)
     prefixes = compact.count("+") + (compact.lstrip("+").startswith("00"))

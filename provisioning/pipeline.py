@@ -21,7 +21,15 @@ from provisioning.errors import InputError
 from provisioning.job_records import ChunkMessage, JobKind, JobRecord, split_chunks
 from provisioning.jobs import JobStore
 from provisioning.masking import mask_text
-from provisioning.models import ALL_KINDS, CurrentMethods, DesiredRow, JobStatus, Outcome, OutcomeKind
+from provisioning.models import (
+    ALL_KINDS,
+    CurrentMethods,
+    DesiredRow,
+    JobState,
+    JobStatus,
+    Outcome,
+    OutcomeKind,
+)
 from provisioning.settings import Settings
 
 if TYPE_CHECKING:
@@ -94,6 +102,10 @@ def fan_out_blob(client: BlobClientLike, services: Services) -> str:
     existing = services.jobs.load_job(job_id)
     if existing is not None and existing.chunks is not None:
         log.info("blob %s already made job %s; not starting another", name, job_id)
+        if existing.state is JobState.RUNNING:
+            # The delivery that fanned it out may have died between recording the chunk count in
+            # job.json and in progress.json; without the latter the job could never complete.
+            services.jobs.set_chunk_count(job_id, existing.chunks)
         return job_id
     limits = Settings.offline(services.env)
     # Pinned to the ETag the job id was made from: both passes read that version or fail.

@@ -5,12 +5,15 @@
 #   zero Graph writes) -> the rules that refuse -> undo.csv dropped back in restores the tenant ->
 #   ServiceNow request for one user -> nightly sync as a dry run.
 # Exits non-zero if any of these does not hold.
+# DEMO_OUT: output directory (default demo-out, emptied first); PROVISIONING_LOG_LEVEL (debug, info,
+# warning, error): log level of the CLI, the local runner and its workers (tests/e2e/test_log_scan.py
+# runs the demo at debug into a temporary DEMO_OUT and scans what the app logged).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=.venv/bin/python
 export PYTHONPATH="$PWD"
-OUT=demo-out
+OUT="${DEMO_OUT:-demo-out}"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 ENV_FILE="$OUT/sandbox.env"
@@ -18,7 +21,12 @@ export RUNNER_READY="$OUT/runner.json"
 PIDS=()
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-cli() { echo "\$ python -m provisioning $*"; "$PY" -m provisioning "$@"; }
+# The CLI's stderr (its log) is also kept in $OUT/cli.log, its stdout (the check and plan listings: a
+# report, like report.csv, unmasked by design) in $OUT/cli-output.txt; the log scan tells them apart.
+cli() {
+    echo "\$ python -m provisioning $*"
+    "$PY" -m provisioning "$@" 2> >(tee -a "$OUT/cli.log" >&2) | tee -a "$OUT/cli-output.txt"
+}
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -111,5 +119,7 @@ step "Nightly sync, dry run: profile mobilePhone -> mobile method"
 stats --reset
 "$PY" scripts/demo_pipeline.py sync
 stats --expect-writes 0
+
+"$PY" scripts/sandbox_stats.py --state >"$OUT/tenant-final.json"
 
 step "Done: logs and reports in $OUT/"

@@ -17,6 +17,7 @@ import httpx
 from azure.storage.blob import BlobServiceClient
 
 from provisioning.jobs import job_id_for_blob
+from provisioning.masking import mask_log_text
 
 
 def _runner() -> tuple[str, dict[str, str], dict[str, str]]:
@@ -72,11 +73,12 @@ def provision() -> None:
     """ServiceNow-style request for one user."""
     url, key, _ = _runner()
     body = {"upn": "jordan.miller@contoso.test", "mobile": "+1 (425) 555-0190", "smsSignIn": "enable"}
-    print(f"POST /api/provision {json.dumps(body)}")
+    # The console is a log like any other: the request and the API's answer are shown masked.
+    print(f"POST /api/provision {mask_log_text(json.dumps(body))}")
     with httpx.Client(base_url=url, timeout=60) as client:
         response = client.post("/api/provision", json=body, headers=key)
         print(f"-> {response.status_code}")
-        print(json.dumps(response.json(), indent=2))
+        print(mask_log_text(json.dumps(response.json(), indent=2)))
         unauthorised = client.post("/api/provision", json=body)
         print(f"the same request without the function key -> {unauthorised.status_code}")
     if response.status_code != 200 or unauthorised.status_code != 401:

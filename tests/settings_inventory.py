@@ -10,6 +10,7 @@ import contextlib
 import re
 from pathlib import Path
 
+from provisioning.api_access import ApiAccessSettings
 from provisioning.errors import ProvisioningError
 from provisioning.local.host import SETTING_EXPRESSION
 from provisioning.settings import Settings
@@ -43,7 +44,14 @@ class RecordingEnv(dict[str, str]):
 def settings_read() -> set[str]:
     """Every PROVISIONING_* setting a reader asks for, plus those the trigger bindings name."""
     env = RecordingEnv({"PROVISIONING_STORAGE": "UseDevelopmentStorage=true"})
-    for reader in (Settings.from_env, Settings.offline, StorageSettings.from_env, SyncSettings.from_env):
+    readers = (
+        Settings.from_env,
+        Settings.offline,
+        StorageSettings.from_env,
+        SyncSettings.from_env,
+        ApiAccessSettings.from_env,
+    )
+    for reader in readers:
         with contextlib.suppress(ProvisioningError):
             reader(env)
     names = {k for k in env.asked if k.startswith("PROVISIONING_") and "__" not in k}

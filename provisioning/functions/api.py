@@ -1,4 +1,8 @@
-"""The ServiceNow endpoint: provision one user or many, job status, and the OpenAPI document."""
+"""The ServiceNow endpoint: provision one user or many, job status, and the OpenAPI document.
+
+The host checks the function key; ``http_api`` then checks the bearer token (when
+``PROVISIONING_API_AUDIENCE`` is set) and the caller's rate. The OpenAPI document needs the key only.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,13 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 @bp.function_name("provision")
 @bp.route(route="provision", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def provision(req: func.HttpRequest) -> func.HttpResponse:
-    return http_api.provision(req, services().api_deps())
+    return http_api.answer(http_api.provision, req, lambda: services().api_deps())
 
 
 @bp.function_name("job_status")
 @bp.route(route="jobs/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def job_status(req: func.HttpRequest) -> func.HttpResponse:
-    return http_api.job_status(req, services().api_deps())
+    return http_api.answer(http_api.job_status, req, lambda: services().api_deps())
 
 
 @bp.function_name("openapi")

@@ -17,6 +17,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from provisioning.local.host import Function, QueueOptions
+from provisioning.storage import blob_retry, queue_retry
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,11 @@ class BlobEvents:
         self.function = function
         self.options = options
         container, _, _ = str(function.trigger["path"]).partition("/")
-        self.service = BlobServiceClient.from_connection_string(connection)
+        self.service = BlobServiceClient.from_connection_string(connection, retry_policy=blob_retry())
         self.container = self.service.get_container_client(container)
         self.receipts = self.service.get_container_client(RECEIPTS)
         self.poison = QueueClient.from_connection_string(
-            connection, POISON, message_encode_policy=TextBase64EncodePolicy()
+            connection, POISON, message_encode_policy=TextBase64EncodePolicy(), retry_policy=queue_retry()
         )
         self.failures: dict[str, int] = {}
         for make in (

@@ -94,6 +94,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._dispatch()
 
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        # Any other method (HEAD, OPTIONS, TRACE, QUERY...) goes through the same routing, as on the
+        # host (405 where the route does not allow it), never http.server's HTML 501.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import azure.functions.timer as ft
@@ -26,6 +26,23 @@ from provisioning.local.http import LocalHttp
 from provisioning.local.queues import QueuePoller, poll_forever, wait_idle
 
 log = logging.getLogger(__name__)
+
+DEFAULT_LOCK_S = 300  # how long a received message stays invisible between renewals
+
+
+def lock_seconds(env: Mapping[str, str]) -> int:
+    """``PROVISIONING_LOCAL_LOCK_S``: seconds a running message is held invisible (renewed at half).
+
+    A dead worker's message comes back after at most this long; the soak sets it low so killed chunks
+    are redelivered quickly. Raises ``ValueError`` naming the setting when it is not a whole number >= 2.
+    """
+    text = env.get("PROVISIONING_LOCAL_LOCK_S", "").strip()
+    if not text:
+        return DEFAULT_LOCK_S
+    if not text.isdigit() or int(text) < 2:
+        msg = f"PROVISIONING_LOCAL_LOCK_S={text!r}: give a whole number of seconds, at least 2"
+        raise ValueError(msg)
+    return int(text)
 
 
 class LocalRunner:
@@ -38,6 +55,7 @@ class LocalRunner:
         port: int = 0,
         workers: int = 0,
         options: QueueOptions | None = None,
+        poll_queues: bool = True,
     ) -> None:
         self.env = dict(env)
         self.functions = index(load_app(), self.env)
@@ -55,11 +73,13 @@ class LocalRunner:
         self.blob_events = [
             BlobEvents(f, self._connection(f), self.options) for f in self._of_kind("blobTrigger")
         ]
+        lock_s = lock_seconds(self.env)
         self.pollers = [
-            QueuePoller(f, self._connection(f), self.options, stop=self.stop_event)
+            QueuePoller(f, self._connection(f), self.options, lock_s=lock_s, stop=self.stop_event)
             for f in self._of_kind("queueTrigger")
         ]
         self.workers = workers
+        self.poll_queues = poll_queues
         self.children: list[subprocess.Popen[bytes]] = []
 
     def _of_kind(self, kind: str) -> list[Function]:
@@ -76,13 +96,14 @@ class LocalRunner:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self, *, blob_interval_s: float = 0.25) -> None:
-        """Serve HTTP, deliver blob events, and start the queue workers."""
+        """Serve HTTP, deliver blob events, and start the queue workers (unless ``poll_queues`` is off:
+        then another process works the queues, as the soak's driver does with its own workers)."""
         self.http.start()
         for events in self.blob_events:
             threading.Thread(target=events.run, args=(self.stop_event, blob_interval_s), daemon=True).start()
-        if self.workers > 0:
+        if self.poll_queues and self.workers > 0:
             self.children = [self.spawn_worker() for _ in range(self.workers)]
-        else:
+        elif self.poll_queues:
             poll_forever(self.pollers)
         log.info("local runner at %s (%d worker processes)", self.http.url, self.workers)
 
@@ -130,16 +151,21 @@ class LocalRunner:
         return {"url": self.http.url, "functionKey": self.function_key, "masterKey": self.master_key}
 
 
-def run_worker(env: Mapping[str, str]) -> None:
-    """A worker process: poll every queue trigger until terminated."""
+def run_worker(env: Mapping[str, str], *, wrap: Callable[[Function], Function] | None = None) -> None:
+    """A worker process: poll every queue trigger until terminated.
+
+    *wrap* may replace each queue function (the soak's worker records every call it starts and ends).
+    """
     functions = index(load_app(), env)
     options = queue_options()
+    lock_s = lock_seconds(env)
     stop = threading.Event()
     pollers = []
     for function in functions:
         if function.kind == "queueTrigger":
             connection = env.get(str(function.trigger.get("connection"))) or env["AzureWebJobsStorage"]
-            pollers.append(QueuePoller(function, connection, options, stop=stop))
+            target = function if wrap is None else wrap(function)
+            pollers.append(QueuePoller(target, connection, options, lock_s=lock_s, stop=stop))
     for thread in poll_forever(pollers):
         thread.join()
 

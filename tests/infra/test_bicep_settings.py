@@ -19,8 +19,10 @@ OPTIONAL = {
     "PROVISIONING_GRAPH_URL": "derived from PROVISIONING_CLOUD; set only to reach a test server",
     "PROVISIONING_WRITE_RATE": "derived from PROVISIONING_INSTANCES (Graph's budget split evenly); an override",
     "PROVISIONING_REQUEST_RATE": "derived from PROVISIONING_INSTANCES (Graph's budget split evenly); an override",
+    "PROVISIONING_API_ISSUERS": "derived from PROVISIONING_CLOUD and the tenant (Entra's v1 and v2 issuers); an override",
     "PROVISIONING_LOCAL_FUNCTION_KEY": "the local runner's stand-in; Azure issues the function keys",
     "PROVISIONING_LOCAL_MASTER_KEY": "the local runner's stand-in; Azure issues the master key",
+    "PROVISIONING_LOCAL_LOCK_S": "the local runner's stand-in for the host's message visibility renewal",
 }
 
 _SETTING_KEY = re.compile(

@@ -85,7 +85,21 @@ class SandboxApp:
                 405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed."
             )
         self.stats.batch()
-        return self.batches.run(request, claims, version)
+        # An envelope-level fault (FaultConfig.batch_rate): before the items run, or after them in
+        # after_commit mode, so the client loses the answers of writes Graph applied.
+        fault = self.graph.faults.draw_batch()
+        config = self.graph.faults.config
+        if fault is not None:
+            self.stats.batch_fault(fault.kind)
+            if not fault.after_commit(config, is_write=True):
+                return self.graph.fault_reply(fault)
+        reply = self.batches.run(request, claims, version)
+        if fault is None:
+            return reply
+        if fault.kind == "slow":
+            reply.delay_s += config.slow_s
+            return reply
+        return self.graph.fault_reply(fault)
 
 
 def _name(method: str, rest: str, version: str) -> str:

@@ -29,11 +29,7 @@ def handle(app: SandboxApp, request: Request) -> Reply:
     if key == ("GET", "state"):
         return _ok({"tenantId": app.tenant.tenant_id, "users": app.tenant.snapshots()})
     if key == ("GET", "history"):
-        user = request.query.get("user")
-        try:
-            return _ok(app.tenant.history(user))
-        except Exception:  # unknown user
-            return _error(404, f"no user {user!r}")
+        return _history(app, request)
     if key == ("GET", "config"):
         return _ok(app.config.as_dict())
     if key == ("POST", "config"):
@@ -44,6 +40,19 @@ def handle(app: SandboxApp, request: Request) -> Reply:
     if key == ("GET", "health"):
         return _ok({"status": "ok"})
     return _error(404, f"no control endpoint {request.method} {request.path}")
+
+
+def _history(app: SandboxApp, request: Request) -> Reply:
+    """``?user=`` one user's changes; ``?since=`` (epoch seconds) only the changes recorded after it."""
+    user, since = request.query.get("user"), request.query.get("since")
+    try:
+        after = None if since is None else float(since)
+    except ValueError:
+        return _error(400, f"since={since!r}: give epoch seconds")
+    try:
+        return _ok(app.tenant.history(user, since=after))
+    except Exception:  # unknown user
+        return _error(404, f"no user {user!r}")
 
 
 def _configure(app: SandboxApp, request: Request) -> Reply:

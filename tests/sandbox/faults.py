@@ -3,7 +3,8 @@
 A fault is drawn per Graph operation from one seeded RNG, so the same sequence of requests meets the
 same faults. Faults leave the tenant untouched, except in ``after_commit`` mode, where a 500, 504,
 drop or timeout drawn for a write is applied *after* the write committed (the POST that timed out
-after Graph applied it).
+after Graph applied it). With ``batch_rate``, whole ``$batch`` envelopes also meet faults (from a
+second seeded RNG): the client then sees a dropped connection, a read timeout or an envelope status.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ class FaultConfig:
     retry_after_s: int = 1
     timeout_s: float = 30.0
     slow_s: float = 2.0
+    batch_rate: float = 0.0  # share of $batch envelopes that meet a fault of their own (same mix)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: FaultConfig | None = None) -> FaultConfig:
         """A config from JSON keys (``rate``, ``seed``, ``mix``, ``after_commit``, ...), over ``base``."""
-        known = {"rate", "seed", "mix", "after_commit", "retry_after_s", "timeout_s", "slow_s"}
+        known = {"rate", "seed", "mix", "after_commit", "retry_after_s", "timeout_s", "slow_s", "batch_rate"}
         unknown = set(data) - known
         if unknown:
             msg = f"unknown fault settings: {sorted(unknown)}"
@@ -74,14 +76,21 @@ class FaultInjector:
         with self._lock:
             self.config = config
             self._rng = random.Random(config.seed)
+            self._batch_rng = random.Random(f"batch-{config.seed}")
             self._kinds = [k for k in KINDS if config.mix.get(k, 0) > 0]
             self._weights = [config.mix[k] for k in self._kinds]
 
     def draw(self) -> Fault | None:
         """The fault for the next operation, or None."""
         with self._lock:
-            if self.config.rate <= 0 or not self._kinds:
-                return None
-            if self._rng.random() >= self.config.rate:
-                return None
-            return Fault(self._rng.choices(self._kinds, self._weights)[0])
+            return self._draw(self._rng, self.config.rate)
+
+    def draw_batch(self) -> Fault | None:
+        """The fault for the next ``$batch`` envelope as a whole, or None."""
+        with self._lock:
+            return self._draw(self._batch_rng, self.config.batch_rate)
+
+    def _draw(self, rng: random.Random, rate: float) -> Fault | None:
+        if rate <= 0 or not self._kinds or rng.random() >= rate:
+            return None
+        return Fault(rng.choices(self._kinds, self._weights)[0])

@@ -80,7 +80,11 @@ class GraphService:
         reply, fault = self._guarded(op, route, claims, verdict)
         _throttle_headers(reply, units, verdict, claims)
         self.stats.operation(
-            name, "dropped" if reply.drop else reply.status, write=write, fault=fault is not None
+            name,
+            "dropped" if reply.drop else reply.status,
+            write=write,
+            fault=fault is not None,
+            fault_kind=None if fault is None else fault.kind,
         )
         return reply
 
@@ -98,14 +102,14 @@ class GraphService:
         fault = self.faults.draw()
         config = self.faults.config
         if fault is not None and not fault.after_commit(config, route.is_write):
-            return self._fault_reply(fault), fault
+            return self.fault_reply(fault), fault
         reply = self._execute(op, route, claims)
         if fault is None:
             return reply, None
         if fault.kind == "slow":
             reply.delay_s += config.slow_s
             return reply, fault
-        return self._fault_reply(fault), fault
+        return self.fault_reply(fault), fault
 
     def _execute(self, op: Operation, route: Route, claims: AccessClaims) -> Reply:
         try:
@@ -130,7 +134,8 @@ class GraphService:
         except GraphFailure as failure:
             return failure.reply()
 
-    def _fault_reply(self, fault: Fault) -> Reply:
+    def fault_reply(self, fault: Fault) -> Reply:
+        """The reply a drawn fault gives instead of the operation's (or the envelope's) own."""
         config = self.faults.config
         if fault.kind == "drop":
             return Reply(0, drop=True)

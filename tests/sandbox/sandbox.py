@@ -22,7 +22,7 @@ from tests.sandbox.server import HttpsServer, server_context
 from tests.sandbox.stats import Stats
 from tests.sandbox.tenant import Group, Tenant
 from tests.sandbox.throttle import Throttle
-from tests.sandbox.tokens import Signer
+from tests.sandbox.tokens import TOKEN_LIFETIME_S, Signer
 from tests.sandbox.users import User
 
 
@@ -162,9 +162,11 @@ class Sandbox:
         """Snapshots of every user."""
         return self.app.tenant.snapshots()
 
-    def history(self, ref: str | None = None) -> dict[str, list[dict[str, Any]]]:
-        """Method changes per UPN in order (optionally for one user)."""
-        return self.app.tenant.history(ref)
+    def history(
+        self, ref: str | None = None, *, since: float | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Method changes per UPN in order (optionally for one user, or only those after *since*)."""
+        return self.app.tenant.history(ref, since=since)
 
     def group(self, group_id: str) -> dict[str, Any]:
         """A detached snapshot of one group (members as lower-case object ids); ``KeyError`` when unknown."""
@@ -230,11 +232,27 @@ class Sandbox:
         """Zero the counters."""
         self.app.stats.reset()
 
-    def token(self, client_id: str | None = None, resource: str | None = None) -> str:
-        """An access token minted directly (no HTTP) for an app, as the token endpoint would issue it."""
+    def token(
+        self,
+        client_id: str | None = None,
+        resource: str | None = None,
+        *,
+        issued_at: int | None = None,
+        lifetime_s: int | None = None,
+    ) -> str:
+        """An access token minted directly (no HTTP) for an app, as the token endpoint would issue it.
+
+        *issued_at* (epoch seconds) and *lifetime_s* shift its lifetime, e.g. to mint an expired one.
+        """
         app = self.app.tenant.apps[(client_id or self.client_id).lower()]
         audience = resource or self.url
         key = "graph" if seeds.is_graph_key(audience) else audience
+        lifetime = TOKEN_LIFETIME_S if lifetime_s is None else lifetime_s
         return self.app.entra.signer.issue(issuer=f"https://sts.windows.net/{self.tenant_id}/",
                                            tenant_id=self.tenant_id, app_id=app.client_id, audience=audience,
-                                           roles=app.roles_for(key) or [], acr="2")  # fmt: skip
+                                           roles=app.roles_for(key) or [], acr="2", issued_at=issued_at,
+                                           lifetime_s=lifetime)  # fmt: skip
+
+    def add_app(self, app: dict[str, Any]) -> str:
+        """Register an app in the seed format (``{"displayName", "roles", "clientSecret"?}``); its client id."""
+        return seeds.add_app(self.tenant, app, self.files.client_cert_pem).client_id

@@ -61,6 +61,17 @@ def build(seed: dict[str, Any], base_dir: Path | None, client_cert_pem: bytes) -
     return tenant, default_id or next(iter(tenant.apps.values())).client_id
 
 
+def add_app(tenant: Tenant, raw: dict[str, Any], client_cert_pem: bytes) -> App:
+    """Register an app given in the seed format; ``ValueError`` when its client id is taken."""
+    app = _app(raw, None, client_cert_pem)
+    with tenant.lock:
+        if app.client_id.lower() in tenant.apps:
+            msg = f"seed: duplicate app clientId {app.client_id}"
+            raise ValueError(msg)
+        tenant.apps[app.client_id.lower()] = app
+    return app
+
+
 def add_user(tenant: Tenant, raw: dict[str, Any]) -> User:
     """Add a user given in the seed format (a change for delta queries); ``ValueError`` when invalid."""
     user = _user(raw)

@@ -174,13 +174,16 @@ class Tenant:
         with self.lock:
             return [user.snapshot() for user in self._users.values()]
 
-    def history(self, ref: str | None = None) -> dict[str, list[dict[str, Any]]]:
-        """Method changes per UPN, in the order they happened; optionally for one user."""
+    def history(
+        self, ref: str | None = None, *, since: float | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Method changes per UPN, in the order they happened; optionally for one user, or only those
+        recorded after *since* (``time.time()``)."""
         with self.lock:
             upn = self.find(ref).upn if ref is not None else None
             out: dict[str, list[dict[str, Any]]] = {}
             for change in self._history:
-                if upn is None or change.user == upn:
+                if (upn is None or change.user == upn) and (since is None or change.time > since):
                     out.setdefault(change.user, []).append(change.as_dict())
             return out
 

@@ -68,12 +68,16 @@ class Signer:
         return {"keys": [key]}
 
     def issue(
-        self, *, issuer: str, tenant_id: str, app_id: str, audience: str, roles: list[str], acr: str
-    ) -> str:
-        """A v1-style app-only access token (``iss`` = sts.windows.net form, ``ver`` 1.0)."""
-        now = int(time.time())
+        self, *, issuer: str, tenant_id: str, app_id: str, audience: str, roles: list[str], acr: str,
+        issued_at: int | None = None, lifetime_s: int = TOKEN_LIFETIME_S,
+    ) -> str:  # fmt: skip
+        """A v1-style app-only access token (``iss`` = sts.windows.net form, ``ver`` 1.0).
+
+        *issued_at* (epoch seconds, default now) and *lifetime_s* let tests mint expired tokens.
+        """
+        now = int(time.time()) if issued_at is None else issued_at
         claims = {
-            "aud": audience, "iss": issuer, "iat": now, "nbf": now, "exp": now + TOKEN_LIFETIME_S,
+            "aud": audience, "iss": issuer, "iat": now, "nbf": now, "exp": now + lifetime_s,
             "aio": b64url(uuid.uuid4().bytes), "app_displayname": app_id, "appid": app_id, "azp": app_id,
             "appidacr": acr, "idp": issuer, "idtyp": "app", "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, app_id)),
             "rh": "0.sandbox.", "roles": roles, "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, app_id)),

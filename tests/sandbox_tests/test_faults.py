@@ -85,3 +85,51 @@ def test_throttle_faults_carry_retry_after(sandbox: Sandbox, graph: httpx.Client
     response = graph.get(phones("mob@contoso.test"))
 
     assert (response.status_code, response.headers["Retry-After"]) == (429, "2")
+
+
+def _batch_post(graph: httpx.Client) -> int | str:
+    body = {
+        "requests": [
+            {"id": "1", "method": "POST", "url": "/users/empty@contoso.test/authentication/phoneMethods",
+             "headers": {"Content-Type": "application/json"},
+             "body": {"phoneNumber": "+31 600000000", "phoneType": "mobile"}},
+        ]
+    }  # fmt: skip
+    try:
+        return graph.post("/$batch", json=body).status_code
+    except httpx.TransportError:
+        return "dropped"
+
+
+@pytest.mark.parametrize(
+    ("kind", "after_commit", "seen", "applied"),
+    [
+        pytest.param("drop", True, "dropped", True, id="drop-after-commit-applies-the-items"),
+        pytest.param("500", False, 500, False, id="500-before-the-items-applies-nothing"),
+        pytest.param("503", True, 503, False, id="503-refuses-the-envelope-even-after-commit"),
+    ],
+)
+def test_batch_faults_strike_whole_envelopes(
+    sandbox: Sandbox, graph: httpx.Client, kind: str, after_commit: bool, seen: int | str, applied: bool
+) -> None:
+    """With batch_rate, an envelope meets its own fault: a 503 is refused before any item runs, a drop
+    after commit loses the answer of a write that was applied; the fault is counted by kind."""
+    sandbox.configure(faults={"batch_rate": 1.0, "mix": {kind: 1}, "after_commit": after_commit})
+
+    status = _batch_post(graph)
+
+    assert status == seen
+    has_mobile = sandbox.user("empty@contoso.test")["phoneMethods"] == {"mobile": "+31 600000000"}
+    assert has_mobile is applied
+    assert sandbox.stats()["batch_faults_by_kind"] == {kind: 1}
+
+
+def test_operation_faults_are_counted_by_kind(sandbox: Sandbox, graph: httpx.Client) -> None:
+    """Each fault drawn for an operation is counted under its kind in the stats."""
+    sandbox.configure(faults={"rate": 1.0, "mix": {"429": 1}})
+
+    graph.get(phones("mob@contoso.test"))
+    graph.get(phones("mob@contoso.test"))
+
+    stats = sandbox.stats()
+    assert (stats["faults"], stats["faults_by_kind"], stats["batch_faults_by_kind"]) == (2, {"429": 2}, {})

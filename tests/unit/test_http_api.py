@@ -10,8 +10,10 @@ from typing import Any
 import azure.functions as func
 import pytest
 
+from provisioning.api_access import ApiAccess
+from provisioning.bearer import BearerValidator
 from provisioning.errors import AuthenticationError, ConfigurationError
-from provisioning.http_api import ApiDeps, ApiLimits, job_status, openapi_document, provision
+from provisioning.http_api import ApiDeps, ApiLimits, answer, job_status, openapi_document, provision
 from provisioning.models import (
     AddPhone,
     DeletePhone,
@@ -22,7 +24,9 @@ from provisioning.models import (
     OutcomeKind,
 )
 from provisioning.openapi import build_document
+from provisioning.rate_limit import RateLimit, RateLimiter
 from tests.fakes import FakeGraph, FakeUser
+from tests.unit.test_bearer import KEY, NOW, POLICY, Keys, public_jwk, token
 from tests.unit.test_openapi import pointer, response_schema_at, schema_errors
 
 MOBILE, OFFICE = MethodKind.MOBILE, MethodKind.OFFICE
@@ -439,3 +443,100 @@ def test_the_openapi_document_is_served():
 
     assert response.status_code == 200
     assert documented(response, "/api/openapi.json", "get") == json.loads(json.dumps(DOCUMENT))
+
+
+# --- Access: bearer token and rate limit, before the body is read -----------------------------------
+
+
+def strict_deps(graph=None, jobs=None, *, rate: RateLimit | None = None) -> ApiDeps:
+    """Deps whose gate requires a bearer token (locally signed, test_bearer's key) and counts the rate."""
+    bearer = BearerValidator(POLICY, Keys(k1=public_jwk(KEY)), clock=lambda: NOW)
+    limiter = RateLimiter(rate, clock=lambda: 0.0) if rate is not None else None
+    return deps(graph, jobs, access=ApiAccess(bearer, limiter))
+
+
+def with_token(request: func.HttpRequest, bearer: str) -> func.HttpRequest:
+    headers = {**dict(request.headers), "Authorization": f"Bearer {bearer}"}
+    return func.HttpRequest(
+        request.method,
+        request.url,
+        headers=headers,
+        body=request.get_body(),
+        route_params=request.route_params,
+    )
+
+
+def test_with_bearer_tokens_on_a_valid_token_is_provisioned():
+    """The gate admits the token's app and the request is processed as usual."""
+    graph = FakeGraph({ANN: FakeUser()})
+
+    response = provision(with_token(post({"upn": ANN, "mobile": A}), token()), strict_deps(graph))
+
+    assert response.status_code == 200
+    assert graph.users[ANN].phones == {MOBILE: A}
+
+
+@pytest.mark.parametrize(
+    ("bearer", "status", "code"),
+    [
+        pytest.param(None, 401, "invalidToken", id="missing"),
+        pytest.param(token(exp=NOW - 7200), 401, "invalidToken", id="expired"),
+        pytest.param(token(aud="https://graph.microsoft.com"), 401, "invalidToken", id="audience"),
+        pytest.param(token(roles=[]), 403, "missingRole", id="no-role"),
+    ],
+)
+def test_refused_tokens_are_answered_before_the_body_is_read(bearer, status, code):
+    """401/403 with the documented Error body and challenge; nothing is parsed, Graph is never built."""
+    request = post(body=b"{not json") if bearer is None else with_token(post(body=b"{not json"), bearer)
+
+    response = provision(request, strict_deps())
+
+    assert response.status_code == status
+    assert provision_answer(response)["error"]["code"] == code
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_job_status_needs_the_token_too():
+    """GET /api/jobs/{id} without a token is 401, documented."""
+    request = func.HttpRequest(
+        "GET", "http://localhost/api/jobs/job-7", body=b"", route_params={"id": "job-7"}
+    )
+
+    response = job_status(request, strict_deps(jobs=FakeJobs({"job-7": job()})))
+
+    assert response.status_code == 401
+    assert documented(response, "/api/jobs/{id}", "get")["error"]["code"] == "invalidToken"
+
+
+def test_the_openapi_document_needs_no_token():
+    """The document is served with the function key alone, even where tokens are required."""
+    request = func.HttpRequest("GET", "http://localhost/api/openapi.json", body=b"")
+
+    assert openapi_document(request).status_code == 200
+
+
+def test_a_caller_over_its_rate_gets_429_with_retry_after():
+    """Burst 2 at 6 per minute: the third request is 429 tooManyRequests, Retry-After 10, documented."""
+    api = deps(jobs=FakeJobs(), access=ApiAccess(None, RateLimiter(RateLimit(6, 2), clock=lambda: 0.0)))
+    key = {**JSON_HEADERS, "x-functions-key": "servicenow-key"}
+    users = {"users": [{"upn": f"u{i}@contoso.test"} for i in range(21)]}
+
+    answers = [provision(post(users, headers=key), api) for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [202, 202, 429]
+    assert provision_answer(answers[2])["error"]["code"] == "tooManyRequests"
+    assert answers[2].headers["Retry-After"] == "10"
+
+
+def test_settings_that_cannot_be_used_are_503_naming_them():
+    """answer(): a ConfigurationError while building the deps is a documented 503, not a host 500."""
+
+    def broken() -> ApiDeps:
+        raise ConfigurationError("PROVISIONING_API_BURST must be a whole number")
+
+    response = answer(provision, post({"upn": ANN}), broken)
+
+    assert response.status_code == 503
+    error = provision_answer(response)["error"]
+    assert error["code"] == "serviceUnavailable"
+    assert "PROVISIONING_API_BURST" in error["message"]

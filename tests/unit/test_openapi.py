@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from referencing.jsonschema import DRAFT4
 
 from provisioning.api_input import USER_FIELDS, ErrorCode
 from provisioning.openapi import build_document
+from provisioning.refusals import AccessCode
 
 DOC_URI = "urn:provisioning-openapi"
 
@@ -73,10 +77,30 @@ def test_the_document_describes_the_three_operations():
     schemes = document["components"]["securitySchemes"]
 
     assert operations == {"provision", "jobStatus", "openapiDocument"}
-    assert {(s["in"], s["name"]) for s in schemes.values()} == {
+    assert {(s.get("in"), s.get("name") or s.get("scheme")) for s in schemes.values()} == {
         ("header", "x-functions-key"),
         ("query", "code"),
+        (None, "bearer"),
     }
+
+
+def test_every_alternative_needs_the_key_and_only_the_document_skips_the_bearer_token():
+    """Key alone or key plus bearer for the API; key alone for the OpenAPI document."""
+    document = spec()
+    key_only: list[dict[str, list[str]]] = [{"functionKey": []}, {"functionKeyQuery": []}]
+
+    assert document["security"] == [*key_only, *({**k, "entraBearer": []} for k in key_only)]
+    assert document["paths"]["/api/openapi.json"]["get"]["security"] == key_only
+
+
+@pytest.mark.parametrize(("path", "method"), [("/api/provision", "post"), ("/api/jobs/{id}", "get")])
+def test_access_refusals_are_documented_with_their_headers(path, method):
+    """401, 403, 429 (with Retry-After) and 503 carry the Error schema on both API operations."""
+    responses = spec()["paths"][path][method]["responses"]
+
+    assert {"401", "403", "429", "503"} <= set(responses)
+    assert "Retry-After" in responses["429"]["headers"]
+    assert "WWW-Authenticate" in responses["401"]["headers"]
 
 
 def test_every_example_is_valid_against_its_schema():
@@ -102,10 +126,10 @@ def test_request_user_fields_are_the_parsers_fields():
 
 
 def test_error_codes_are_the_handlers_codes():
-    """The Error schema's code enum is ErrorCode."""
+    """The Error schema's code enum is ErrorCode and AccessCode."""
     error = spec()["components"]["schemas"]["Error"]["properties"]["error"]
 
-    assert error["properties"]["code"]["enum"] == [code.value for code in ErrorCode]
+    assert error["properties"]["code"]["enum"] == [code.value for code in [*ErrorCode, *AccessCode]]
 
 
 @pytest.mark.parametrize(
@@ -134,3 +158,25 @@ def test_the_document_is_built_fresh_each_time():
     first["paths"] = {}
 
     assert spec()["paths"]
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "servicenow.md"
+DOC_SCHEMAS = ("ProvisionRequest", "ProvisionResult", "JobAccepted", "JobStatus", "Error")
+
+
+def test_every_json_example_in_the_servicenow_guide_fits_a_schema():
+    """The guide's request and answer examples are valid against the document (they drift otherwise)."""
+    document = spec()
+    blocks = re.findall(r"```json\n(.*?)```", DOCS.read_text(encoding="utf-8"), flags=re.DOTALL)
+
+    misfits = [
+        block
+        for block in blocks
+        if not any(
+            schema_errors(document, pointer("components", "schemas", name), json.loads(block)) == []
+            for name in DOC_SCHEMAS
+        )
+    ]
+
+    assert len(blocks) >= 6
+    assert misfits == []

@@ -22,6 +22,7 @@ PURE_MODULES = [
     "sync_rows.py",
     "api_input.py",
     "openapi.py",
+    "refusals.py",
     "reports.py",
     "summary.py",
     "undo.py",
