@@ -18,14 +18,15 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from azure.storage.blob import BlobServiceClient
 
 from provisioning.jobs import job_id_for_blob
 from provisioning.storage import DEFAULT_NAMES
-from tests import azurite
+from tests.azurite import Azurite
+from tests.azurite import start as start_azurite
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUT = DEFAULT_NAMES["PROVISIONING_INPUT_CONTAINER"]
@@ -46,7 +47,8 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def tail(path: Path, lines: int = 30) -> str:
+    """The last *lines* of a log, for error messages."""
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
     except OSError:
@@ -63,13 +65,15 @@ def stop_all() -> None:
 
 
 class Stack:
-    """Started processes, stopped on exit."""
+    """Started processes, each leading a session of its own with its log in *work*; stopped on exit."""
+
+    error: type[RuntimeError] = BenchError  # what a failed wait raises
 
     def __init__(self, work: Path) -> None:
         self.work = work
         self.procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
 
-    def __enter__(self) -> Stack:
+    def __enter__(self) -> Self:
         _LIVE.append(self)
         return self
 
@@ -111,25 +115,29 @@ class Stack:
             os.killpg(proc.pid, signal.SIGKILL)
         self.procs = [p for p in self.procs if p[1] is not proc]
 
-    def _wait_for_file(self, path: Path, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    def wait_for_file(self, path: Path, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if path.exists():
                 return
             if proc.poll() is not None:
-                msg = f"{log.stem} exited with {proc.returncode}:\n{_tail(log)}"
-                raise BenchError(msg)
+                msg = f"{log.stem} exited with {proc.returncode}:\n{tail(log)}"
+                raise self.error(msg)
             time.sleep(0.1)
-        msg = f"{log.stem} did not write {path} in {timeout:.0f} s:\n{_tail(log)}"
-        raise BenchError(msg)
+        msg = f"{log.stem} did not write {path} in {timeout:.0f} s:\n{tail(log)}"
+        raise self.error(msg)
 
     # --- the three servers ----------------------------------------------------------------------
 
     def azurite(self) -> str:
         """An in-memory Azurite on free ports; its connection string."""
-        server, proc = azurite.start(self.work / "azurite.log")
+        return self.azurite_server().connection_string
+
+    def azurite_server(self) -> Azurite:
+        """An in-memory Azurite on free ports (its ports, for a proxy in front of it)."""
+        server, proc = start_azurite(self.work / "azurite.log")
         self.procs.append(("azurite", proc, self.work / "azurite.log"))
-        return server.connection_string
+        return server
 
     def sandbox(
         self,
@@ -149,7 +157,7 @@ class Stack:
             "--time-scale", str(time_scale),
         ]  # fmt: skip
         proc = self.spawn(name, args, {**os.environ, "PYTHONPATH": str(ROOT)})
-        self._wait_for_file(env_file, proc, self.work / f"{name}.log", 120)
+        self.wait_for_file(env_file, proc, self.work / f"{name}.log", 120)
         return Sandbox(read_env_file(env_file), proc)
 
     def runner(self, name: str, env: Mapping[str, str], *, workers: int) -> dict[str, str]:
@@ -159,7 +167,7 @@ class Stack:
         args = [sys.executable, "-m", "bench.counting_runner", "--port", "0", "--workers", str(workers),
                 "--ready-file", str(ready), "--log-level", "warning"]  # fmt: skip
         proc = self.spawn(name, args, env)
-        self._wait_for_file(ready, proc, self.work / f"{name}.log", 120)
+        self.wait_for_file(ready, proc, self.work / f"{name}.log", 120)
         described: dict[str, str] = json.loads(ready.read_text(encoding="utf-8"))
         return described
 
@@ -178,6 +186,16 @@ class Sandbox:
             response = client.request(method, f"/_sandbox/{path}", json=body)
             response.raise_for_status()
             return response.json() if response.content else None
+
+    def configure(self, changes: Mapping[str, object]) -> None:
+        """Change the sandbox's settings while it runs (``POST /_sandbox/config``)."""
+        self.control("POST", "config", dict(changes))
+
+    def users(self) -> list[dict[str, Any]]:
+        """Every user's state (``GET /_sandbox/state``)."""
+        state: dict[str, Any] = self.control("GET", "state", timeout=300)
+        users: list[dict[str, Any]] = state["users"]
+        return users
 
     def stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = self.control("GET", "stats")

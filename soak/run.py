@@ -38,7 +38,7 @@ from provisioning.storage import StorageSettings, build_queue, ensure_resources
 from soak import events as ev
 from soak import invariants
 from soak.dataset import generate
-from soak.processes import ROOT, Processes, SandboxControl, SoakError, tail
+from soak.processes import ROOT, Processes, Sandbox, SoakError, tail
 from soak.results import build_results, summary_markdown
 from soak.storage_proxy import ProxyFaults, StorageProxy
 from tests.azurite import ACCOUNT, KEY, Azurite
@@ -111,8 +111,8 @@ class Driver:
         self.chunk_users = {i: [row.user for row in window if row.valid] for i, window in enumerate(windows)}
         with Processes(self.work) as procs:
             self.procs = procs
-            storage = procs.azurite()
-            sandbox = procs.sandbox(self.work / "seed.json", time_scale=config.time_scale)
+            storage = procs.azurite_server()
+            sandbox = procs.soak_sandbox(self.work / "seed.json", time_scale=config.time_scale)
             initial = sandbox.users()
             with (
                 StorageProxy(storage.blob_port, config.storage, seed=config.seed, name="blob") as blob,
@@ -153,7 +153,7 @@ class Driver:
         connection: str,
         env: dict[str, str],
         proxies: list[StorageProxy],
-        sandbox: SandboxControl,
+        sandbox: Sandbox,
         t0: float,
     ) -> str:
         """Kill, duplicate and cut storage at seeded progress points until the job completes."""
@@ -184,9 +184,7 @@ class Driver:
 
     # --- chaos ----------------------------------------------------------------------------------
 
-    def _kill_one(
-        self, progress: float, env: dict[str, str], sandbox: SandboxControl, *, aimed: bool
-    ) -> bool:
+    def _kill_one(self, progress: float, env: dict[str, str], sandbox: Sandbox, *, aimed: bool) -> bool:
         """SIGKILL a worker with a chunk in flight whose outcomes are not written yet: at a random age,
         or (*aimed*) one whose users the sandbox saw written since the chunk started."""
         now = time.time()
@@ -290,9 +288,7 @@ class Driver:
             "slow_s": 0.3,
         }
 
-    def _pipeline_env(
-        self, sandbox: SandboxControl, storage: Azurite, blob: int, queue: int
-    ) -> dict[str, str]:
+    def _pipeline_env(self, sandbox: Sandbox, storage: Azurite, blob: int, queue: int) -> dict[str, str]:
         host = "http://127.0.0.1"
         proxied = (
             f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
@@ -360,7 +356,7 @@ class Driver:
         rows: list[DesiredRow],
         windows: list[list[DesiredRow]],
         initial: list[dict[str, Any]],
-        sandbox: SandboxControl,
+        sandbox: Sandbox,
         connection: str,
         proxies: dict[str, dict[str, int]],
         duration: float,
