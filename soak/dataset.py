@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.datasets import alternate, mobile, office
+
 DOMAIN = "soak.test"
 HEADER = (
     "UPN",
@@ -34,18 +36,6 @@ WEIGHTS = (25, 15, 10, 10, 5, 18, 5, 5, 2)
 
 def upn(i: int) -> str:
     return f"user{i:06d}@{DOMAIN}"
-
-
-def _mobile(i: int, variant: int = 0) -> str:
-    return f"+31 6{(10_000_000 * (1 + variant) + i) % 100_000_000:08d}"
-
-
-def _alternate(i: int, variant: int = 0) -> str:
-    return f"+31 6{(50_000_000 + 1_000_000 * variant + i) % 100_000_000:08d}"
-
-
-def _office(i: int, variant: int = 0) -> str:
-    return f"+31 20{(1_000_000 * (1 + variant) + i) % 10_000_000:07d}"
 
 
 def _email(i: int, variant: int = 0) -> str:
@@ -92,11 +82,11 @@ Row = tuple[dict[str, Any], dict[str, str] | None]
 
 
 def _add(i: int, rnd: random.Random) -> Row:
-    row = {"Mobile": _mobile(i)}
+    row = {"Mobile": mobile(i)}
     if rnd.random() < 0.4:
-        row["AlternateMobile"] = _alternate(i)
+        row["AlternateMobile"] = alternate(i)
     if rnd.random() < 0.3:
-        row["OfficePhone"] = _office(i)
+        row["OfficePhone"] = office(i)
     if rnd.random() < 0.3:
         row["AlternateEmail"] = _email(i)
     if rnd.random() < 0.2:
@@ -106,52 +96,52 @@ def _add(i: int, rnd: random.Random) -> Row:
 
 
 def _update(i: int, rnd: random.Random) -> Row:
-    phones = {"mobile": _mobile(i)}
-    row = {"Mobile": _mobile(i, 1), "ForcedUpdate": "yes"}
+    phones = {"mobile": mobile(i)}
+    row = {"Mobile": mobile(i, 1), "ForcedUpdate": "yes"}
     if rnd.random() < 0.3:
-        phones["alternateMobile"] = _alternate(i)
-        row["AlternateMobile"] = _alternate(i, 1)
+        phones["alternateMobile"] = alternate(i)
+        row["AlternateMobile"] = alternate(i, 1)
     return {"phoneMethods": phones, "otherMethods": ["microsoftAuthenticator"], "defaultMethod": "push"}, row
 
 
 def _remove(i: int, rnd: random.Random) -> Row:
-    phones = {"mobile": _mobile(i), "office": _office(i)}
+    phones = {"mobile": mobile(i), "office": office(i)}
     if rnd.random() < 0.3:
-        phones["alternateMobile"] = _alternate(i)
+        phones["alternateMobile"] = alternate(i)
     user = {
         "phoneMethods": phones,
         "email": _email(i),
         "otherMethods": ["microsoftAuthenticator"],
         "defaultMethod": "push",
     }
-    return user, {"Mobile": _mobile(i), "ForcedRemoval": "yes"}
+    return user, {"Mobile": mobile(i), "ForcedRemoval": "yes"}
 
 
 def _email_row(i: int, rnd: random.Random) -> Row:
-    user: dict[str, Any] = {"phoneMethods": {"mobile": _mobile(i)}}
+    user: dict[str, Any] = {"phoneMethods": {"mobile": mobile(i)}}
     if rnd.random() < 0.5:
         user["email"] = _email(i)
-    return user, {"Mobile": _mobile(i), "AlternateEmail": _email(i, 1), "ForcedUpdate": "yes"}
+    return user, {"Mobile": mobile(i), "AlternateEmail": _email(i, 1), "ForcedUpdate": "yes"}
 
 
 def _default(i: int, rnd: random.Random) -> Row:
-    user = {"phoneMethods": {"mobile": _mobile(i), "office": _office(i)}, "defaultMethod": "voiceOffice"}
-    return user, {"Mobile": _mobile(i), "ForcedRemoval": "yes", "DefaultMethod": "sms"}
+    user = {"phoneMethods": {"mobile": mobile(i), "office": office(i)}, "defaultMethod": "voiceOffice"}
+    return user, {"Mobile": mobile(i), "ForcedRemoval": "yes", "DefaultMethod": "sms"}
 
 
 def _unchanged(i: int, rnd: random.Random) -> Row:
-    phones = {"mobile": _mobile(i)}
-    row = {"Mobile": _mobile(i)}
+    phones = {"mobile": mobile(i)}
+    row = {"Mobile": mobile(i)}
     if rnd.random() < 0.3:
-        phones["office"] = _office(i)
-        row["OfficePhone"] = _office(i)
+        phones["office"] = office(i)
+        row["OfficePhone"] = office(i)
     if rnd.random() < 0.2:
         row["ForcedUpdate"] = "yes"
     return {"phoneMethods": phones}, row
 
 
 def _skip(i: int, rnd: random.Random) -> Row:
-    return {"phoneMethods": {"mobile": _mobile(i)}}, {"Mobile": _mobile(i, 2)}
+    return {"phoneMethods": {"mobile": mobile(i)}}, {"Mobile": mobile(i, 2)}
 
 
 def _invalid(i: int, rnd: random.Random) -> Row:
@@ -159,7 +149,7 @@ def _invalid(i: int, rnd: random.Random) -> Row:
 
 
 def _absent(i: int, rnd: random.Random) -> Row:
-    return {"phoneMethods": {"mobile": _mobile(i)}, "email": _email(i)}, None
+    return {"phoneMethods": {"mobile": mobile(i)}, "email": _email(i)}, None
 
 
 _ROWS = {

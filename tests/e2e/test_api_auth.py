@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import azure.functions as func
-import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -44,18 +43,7 @@ class Api:
 
     def token(self, client_id: str, scope: str = f"{API}/.default") -> str:
         """A token from the sandbox's token endpoint (client credentials with a secret)."""
-        with httpx.Client(verify=self.sb.ssl_context()) as client:
-            response = client.post(
-                f"{self.sb.url}/{self.sb.tenant_id}/oauth2/v2.0/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": client_id,
-                    "client_secret": SECRET,
-                    "scope": scope,
-                },
-            )
-        response.raise_for_status()
-        return str(response.json()["access_token"])
+        return self.sb.client_token(client_id, SECRET, scope)
 
     def post(self, body: object, authorization: str | None) -> func.HttpResponse:
         headers = {"Content-Type": "application/json"}

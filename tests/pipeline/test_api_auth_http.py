@@ -23,19 +23,7 @@ USER = "lidia.holloway@contoso.test"
 
 
 def token_for(pipeline: Pipeline, client_id: str) -> str:
-    sb = pipeline.sandbox
-    with httpx.Client(verify=sb.ssl_context()) as client:
-        response = client.post(
-            f"{sb.url}/{sb.tenant_id}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": SECRET,
-                "scope": f"{API}/.default",
-            },
-        )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
+    return pipeline.sandbox.client_token(client_id, SECRET, f"{API}/.default")
 
 
 @pytest.fixture

@@ -46,19 +46,7 @@ def served(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Served:
         monkeypatch.setenv(name, value)
     reset_services()
     pipeline.runner.http.start()
-    sb = pipeline.sandbox
-    with httpx.Client(verify=sb.ssl_context()) as client:
-        response = client.post(
-            f"{sb.url}/{sb.tenant_id}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": SECRET,
-                "scope": f"{API}/.default",
-            },
-        )
-    response.raise_for_status()
-    token = response.json()["access_token"]
+    token = pipeline.sandbox.client_token(client_id, SECRET, f"{API}/.default")
     return Served(pipeline.runner.http.url, {"x-functions-key": KEY, "Authorization": f"Bearer {token}"})
 
 

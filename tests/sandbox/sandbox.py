@@ -9,6 +9,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import httpx
+
 from tests.sandbox import certs
 from tests.sandbox import seed as seeds
 from tests.sandbox.app import SandboxApp
@@ -231,6 +233,17 @@ class Sandbox:
     def reset_stats(self) -> None:
         """Zero the counters."""
         self.app.stats.reset()
+
+    def client_token(self, client_id: str, secret: str, scope: str) -> str:
+        """An access token asked of the token endpoint over HTTPS (client credentials with a secret)."""
+        with httpx.Client(verify=self.ssl_context()) as client:
+            response = client.post(
+                f"{self.url}/{self.tenant_id}/oauth2/v2.0/token",
+                data={"grant_type": "client_credentials", "client_id": client_id,
+                      "client_secret": secret, "scope": scope},
+            )  # fmt: skip
+        response.raise_for_status()
+        return str(response.json()["access_token"])
 
     def token(
         self,

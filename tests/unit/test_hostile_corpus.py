@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from provisioning import cli
+from provisioning.check import render_check
 from provisioning.csv_input import ParsedFile, ReaderLimits, parse_csv
-from provisioning.models import DesiredRow, MethodKind
 from tests.conftest import SHARED_FIXTURES
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "csv"
@@ -59,30 +59,10 @@ def _generated(name: str) -> tuple[bytes, ReaderLimits]:
     return data, ReaderLimits(**entry.get("limits", {}))
 
 
-def _row_document(row: DesiredRow) -> dict[str, object]:
-    """A parsed row in the shape `check --format json` prints, built here from the reader's value."""
-    return {
-        "line": row.line,
-        "upn": row.user,
-        "errors": list(row.errors),
-        "mobile": row.values.get(MethodKind.MOBILE),
-        "alternateMobile": row.values.get(MethodKind.ALTERNATE_MOBILE),
-        "office": row.values.get(MethodKind.OFFICE),
-        "email": row.values.get(MethodKind.EMAIL),
-        "forcedUpdate": row.forced_update,
-        "forcedRemoval": row.forced_removal,
-        "smsSignIn": row.sms_sign_in.value if row.sms_sign_in else None,
-        "defaultMethod": row.default_method.value if row.default_method else None,
-    }
-
-
 def _document(parsed: ParsedFile) -> dict[str, Any]:
-    return {
-        "accepted": parsed.accepted,
-        "file_errors": list(parsed.file_errors),
-        "warnings": list(parsed.warnings),
-        "rows": [_row_document(row) for row in parsed.rows],
-    }
+    """The reader's result in the shape `check --format json` prints (the manifest's shape)."""
+    document: dict[str, Any] = json.loads(render_check(parsed, "json"))
+    return document
 
 
 def _assert_outcome(document: dict[str, Any], expect: dict[str, Any], name: str) -> None:

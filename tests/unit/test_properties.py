@@ -326,16 +326,7 @@ def test_every_data_row_of_a_generated_file_is_one_result_and_valid_users_read_b
 @given(users=st.integers(1, 6).flatmap(lambda n: st.tuples(*(user_specs(i) for i in range(n)))))
 def test_valid_rows_written_back_with_csv_writer_read_back_the_same(users):
     """Parsed rows, written out again with csv.writer in Graph's form, parse to the same rows."""
-    header = [
-        "UPN",
-        "Mobile",
-        "AlternateMobile",
-        "OfficePhone",
-        "AlternateEmail",
-        "ForcedUpdate",
-        "SmsSignIn",
-        "DefaultMethod",
-    ]
+    header = COLUMNS
     first = parse_csv(
         "".join(
             _write(r, ",", "\r\n", csv.QUOTE_MINIMAL)
