@@ -2,8 +2,11 @@
 
 Calls per row: one read of all methods; the default-method read only where a delete or a default
 change needs it; exactly the writes the plan needs; one read of the mobile after an SMS sign-in change.
-A user's writes are a ``dependsOn`` chain inside one batch, cut where the API version changes (the
-beta ``signInPreferences`` PATCH goes in a ``/beta/$batch`` of the next round). A POST whose answer
+Graph takes a ``$batch`` only fully parallel or as one sequential chain, so each round sends every
+active user's next write side by side in parallel envelopes (20 users to an envelope), and a user's
+later writes wait for the next rounds; a round with one user left sends that user's remaining writes
+of one API version as one sequential ``dependsOn`` chain (the beta ``signInPreferences`` PATCH goes
+in a ``/beta/$batch`` of its own). A POST whose answer
 was lost (timeout, 500/502/504) is re-read before it is sent again. A write refused because its effect
 is already there (a DELETE answered 404, an add answered 400/409) is re-read too: an earlier try whose
 answer was lost, or another delivery of the same chunk, may have applied it.
@@ -168,12 +171,12 @@ class ChunkExecutor:
         return outcomes
 
     def _round(self, progress: Mapping[int, _Progress]) -> None:
+        active = [(line, p) for line, p in progress.items() if p.active]
+        alone = len(active) == 1
         requests: list[BatchRequest] = []
         segments: dict[int, list[tuple[str, Operation]]] = {}
-        for line, p in progress.items():
-            if not p.active:
-                continue
-            segment = self._segment(p)
+        for line, p in active:
+            segment = self._segment(p, chain=alone)
             segments[line] = segment
             previous: str | None = None
             for request_id, op in segment:
@@ -201,14 +204,14 @@ class ChunkExecutor:
         if lost:
             self._settle(lost)
 
-    def _segment(self, p: _Progress) -> list[tuple[str, Operation]]:
-        """The row's next writes that can go in one batch: same API version, at most 20."""
+    def _segment(self, p: _Progress, *, chain: bool) -> list[tuple[str, Operation]]:
+        """The row's next write; with *chain*, its next writes of one API version (at most 20)."""
         segment: list[tuple[str, Operation]] = []
         api = None
         for index in range(p.next_index, len(p.operations)):
             op = p.operations[index]
             op_api = self._api_of(op)
-            if segment and (op_api != api or len(segment) == 20):
+            if segment and (not chain or op_api != api or len(segment) == 20):
                 break
             api = op_api
             segment.append((f"w{p.row.line}-{index}-{p.retries}", op))

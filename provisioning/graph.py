@@ -18,7 +18,6 @@ import tenacity
 
 from provisioning.errors import GraphError, PermanentGraphError, TransientGraphError
 from provisioning.graph_errors import (
-    LOOKUP_PERMISSION,
     READ_PERMISSION,
     USER_NOT_FOUND_CODES,
     WRITE_PERMISSION,
@@ -27,7 +26,7 @@ from provisioning.graph_errors import (
     error_for,
     transport_error,
 )
-from provisioning.graph_paths import GraphPaths, is_object_id
+from provisioning.graph_paths import GraphPaths
 from provisioning.masking import mask_user
 from provisioning.models import (
     PHONE_KINDS,
@@ -77,7 +76,6 @@ class GraphClient:
         self._http = http
         self._retrying = retrying
         self._paths = GraphPaths(graph_root)
-        self._object_ids: dict[str, str] = {}
         self._on_close = on_close
         self._requests_sent = 0
         self._count_lock = threading.Lock()
@@ -152,34 +150,20 @@ class GraphClient:
 
     def _request_for(self, operation: Operation) -> tuple[Call, Callable[[], bool] | None]:
         """The request for one operation and, for a POST, how a re-read tells that it applied."""
+        # The row's own reference (UPN or object id) on every path, as in $batch: Graph takes either
+        # (graph-api.md section 2). An SMS action that answers 204 without effect (docs issue #13328)
+        # shows in the smsSignInState read after it, which decides the row's outcome.
         user = operation.user
-        # Object id rather than UPN for these two (graph-api.md section 2 notes, docs issue #13328).
-        by_id = isinstance(operation, SetDefaultMethod | SetSmsSignIn)
-        call = operation_call(self._paths, operation, self._object_id(user) if by_id else user)
+        call = operation_call(self._paths, operation, user)
         match operation:
             case AddPhone(kind=kind, number=number):
                 return call, lambda: _same(kind, self.read_methods(user).phones.get(kind), number)
             case AddEmail(address=address):
                 return call, lambda: _same(MethodKind.EMAIL, self.read_methods(user).email, address)
             case SetSmsSignIn(enable=enable):
-                target = self._object_id(user)
-                return call, lambda: (self.read_sms_sign_in_state(target) == "ready") == enable
+                return call, lambda: (self.read_sms_sign_in_state(user) == "ready") == enable
             case _:
                 return call, None
-
-    def _object_id(self, user: str) -> str:
-        """The user's object id: *user* itself when a GUID, else looked up once per client."""
-        if is_object_id(user):
-            return user
-        key = user.lower()
-        if key not in self._object_ids:
-            call = Call("GET", self._paths.user_id(user), user, "look up user", LOOKUP_PERMISSION)
-            reply = self._send(call)
-            object_id = reply.body.get("id") if isinstance(reply.body, dict) else None
-            if not isinstance(object_id, str) or not is_object_id(object_id):
-                raise _unexpected(call, reply)
-            self._object_ids[key] = object_id
-        return self._object_ids[key]
 
     def _write(self, call: Call) -> str | None:
         """PATCH or DELETE, retried as is; a DELETE meeting 404 after a failed try already took effect."""

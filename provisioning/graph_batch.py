@@ -1,5 +1,11 @@
-"""JSON ``$batch`` transport: envelopes of at most 20 requests per API version with ``dependsOn`` chains
-kept whole, answers correlated by id, and throttled or failed items re-sent (graph-api.md sections 6, 7).
+"""JSON ``$batch`` transport: envelopes of at most 20 requests per API version, each either fully
+parallel or one sequential chain, answers correlated by id, and throttled or failed items re-sent
+(graph-api.md sections 6, 7).
+
+Graph answers an envelope that mixes ``dependsOn`` chains with other requests, or holds two chains,
+``400`` as a whole ("Batch should be either fully sequential or fully parallel"), and it requires a
+dependency to come earlier in the array. So independent requests share parallel envelopes, and each
+chain (a linear ``dependsOn`` sequence) goes alone in a sequential one.
 
 The sender knows HTTP, not operations: it never reorders a chain, and it never re-sends a POST whose
 fate is unknown (500/502/504, or an envelope lost on the way back); the caller re-reads state first.
@@ -7,6 +13,7 @@ fate is unknown (500/502/504, or an envelope lost on the way back); the caller r
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import threading
@@ -44,7 +51,7 @@ class BatchRequest:
     url: str
     api: Literal["v1.0", "beta"] = "v1.0"
     body: Mapping[str, object] | None = None
-    depends_on: tuple[str, ...] = ()  # ids in the same send() call, same api; a chain is kept in one batch
+    depends_on: tuple[str, ...] = ()  # at most the one request before it in its chain (same call, same api)
     is_write: bool = False  # counts against the write budget (POST/PATCH/DELETE)
 
     @property
@@ -117,8 +124,9 @@ class BatchSender:
 
         Inner 429/503 (and 500/502/504 for GET/PATCH/DELETE) are re-sent, with their 424 dependents,
         after the longest Retry-After (or a jittered backoff), up to *max_attempts* rounds. A POST's
-        500/502/504 is returned as is. Raises ``ValueError`` for duplicate or unknown ids, and for a
-        ``dependsOn`` chain longer than 20 or spanning both APIs.
+        500/502/504 is returned as is. Raises ``ValueError`` for duplicate or unknown ids, and for
+        ``dependsOn`` links that are not linear chains (each request depends on at most one, and no
+        request is depended on twice), longer than 20 or spanning both APIs.
         """
         pending = _ordered(requests)
         final: dict[str, BatchResponse] = {}
@@ -261,7 +269,17 @@ def _ordered(requests: Sequence[BatchRequest]) -> list[BatchRequest]:
         if len(chain) > MAX_BATCH:
             msg = f"a dependsOn chain of {len(chain)} requests cannot fit one $batch (at most {MAX_BATCH})"
             raise ValueError(msg)
+        if not _sequential(chain):
+            msg = "dependsOn must link requests into linear chains (Graph refuses any other shape)"
+            raise ValueError(msg)
     return order
+
+
+def _sequential(chain: Sequence[BatchRequest]) -> bool:
+    """Whether *chain* is fully sequential: the first depends on nothing, each next on the one before."""
+    return not chain[0].depends_on and all(
+        r.depends_on == (before.id,) for before, r in itertools.pairwise(chain)
+    )
 
 
 def _chains(ordered: Sequence[BatchRequest]) -> list[list[BatchRequest]]:
@@ -284,24 +302,33 @@ def _chains(ordered: Sequence[BatchRequest]) -> list[list[BatchRequest]]:
 
 
 def _pack(ordered: Sequence[BatchRequest]) -> list[tuple[str, list[BatchRequest]]]:
-    """Envelopes of at most 20 requests of one api, each chain whole (first fit, in the given order)."""
+    """Envelopes Graph accepts: each chain alone in a sequential envelope, and the independent
+    requests of one api in parallel envelopes of at most 20 (in the given order)."""
     envelopes: list[tuple[str, list[BatchRequest]]] = []
+    parallel: dict[str, list[BatchRequest]] = {}
     for chain in _chains(ordered):
         api = chain[0].api
-        fit = next((e for e in envelopes if e[0] == api and len(e[1]) + len(chain) <= MAX_BATCH), None)
-        if fit is None:
+        if len(chain) > 1:
             envelopes.append((api, list(chain)))
-        else:
-            fit[1].extend(chain)
+            continue
+        items = parallel.setdefault(api, [])
+        if len(items) == MAX_BATCH:
+            envelopes.append((api, items))
+            items = parallel[api] = []
+        items.append(chain[0])
+    envelopes.extend((api, items) for api, items in parallel.items() if items)
     return envelopes
 
 
 def _payload(request: BatchRequest) -> dict[str, object]:
     headers = {"client-request-id": _new_id()}
     item: dict[str, object] = {"id": request.id, "method": request.method.upper(), "url": request.url}
-    if request.body is not None:
+    body = request.body
+    if body is None and request.method.upper() in {"POST", "PATCH", "PUT"}:
+        body = {}  # a batched action without a payload still carries a body and its type (section 6)
+    if body is not None:
         headers["Content-Type"] = "application/json"  # required with a body (graph-api.md section 6)
-        item["body"] = dict(request.body)
+        item["body"] = dict(body)
     item["headers"] = headers
     if request.depends_on:
         item["dependsOn"] = list(request.depends_on)

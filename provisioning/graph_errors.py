@@ -18,7 +18,6 @@ from provisioning.retry import parse_retry_after
 
 READ_PERMISSION = "UserAuthenticationMethod.Read.All"
 WRITE_PERMISSION = "UserAuthenticationMethod.ReadWrite.All"
-LOOKUP_PERMISSION = "User.Read.All"
 
 # Codes Graph uses when the user (not one of its methods) does not exist (graph-api.md section 8).
 USER_NOT_FOUND_CODES = frozenset({"Request_ResourceNotFound", "Directory_ObjectNotFound", "ResourceNotFound"})

@@ -163,8 +163,8 @@ def _plan_default(current: CurrentMethods, desired: DesiredRow, intents: _Intent
 
 
 def _guard_default_deletes(current: CurrentMethods, intents: _Intents, default: Decision | None) -> None:
-    # A phone that is the user's default MFA method cannot be deleted; change the default first
-    # (learn.microsoft.com/graph/api/phoneauthenticationmethod-delete).
+    # A phone that is the user's default MFA method cannot be deleted, with no exception for the last
+    # method; change the default first (learn.microsoft.com/graph/api/phoneauthenticationmethod-delete).
     moving_to = (
         DefaultMethod(default.new) if default and default.action is Action.UPDATE and default.new else None
     )
@@ -178,21 +178,12 @@ def _guard_default_deletes(current: CurrentMethods, intents: _Intents, default: 
         current_default = _as_default(current.default_method)
         if current_default is None or DEFAULT_METHOD_PHONE.get(current_default) is not kind:
             continue
-        if _last_method_goes(current, intents, kind):
-            continue  # Graph refuses only "with other methods configured": the last one may go
         if moving_to is None or DEFAULT_METHOD_PHONE.get(moving_to) is kind:
             reason = (
                 f"it is the user's default sign-in method ({current_default}); set DefaultMethod "
                 "to another registered method to move the default first"
             )
             intents[kind] = _skip(decision, reason)
-
-
-def _last_method_goes(current: CurrentMethods, intents: _Intents, kind: MethodKind) -> bool:
-    """Whether *kind* is the user's last sign-in method when it is deleted (deletes run mobile-last)."""
-    deleted = [k for k in PHONE_KINDS if (d := intents.get(k)) is not None and d.action is Action.DELETE]
-    nothing_left = not _final_kinds(current, intents) and not current.other_methods
-    return nothing_left and bool(deleted) and deleted[0] is kind
 
 
 def _guard_mobile_order(current: CurrentMethods, intents: _Intents) -> None:

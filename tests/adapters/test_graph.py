@@ -305,30 +305,29 @@ def test_user_names_are_quoted_safely_in_the_path(setup: _Setup, user: str, path
     assert setup.graph.calls == [f"GET {path}"]
 
 
-def test_sms_and_default_actions_resolve_the_object_id_once(setup: _Setup) -> None:
-    """A UPN is looked up once ($select=id); both actions then address the object id."""
-    setup.graph.on("GET", f"/v1.0/users/{UPN}?$select=id", _ok(body={"id": OID}))
-    sms = f"/v1.0/users/{OID}/authentication/phoneMethods/{MOBILE_ID}/enableSmsSignIn"
+def test_sms_and_default_actions_address_the_user_as_given_with_no_lookup(setup: _Setup) -> None:
+    """Both actions use the row's UPN, as the $batch path does: no object-id lookup, no User.Read.All."""
+    sms = f"/v1.0/users/{UPN}/authentication/phoneMethods/{MOBILE_ID}/enableSmsSignIn"
     setup.graph.on("POST", sms, _ok(204))
-    prefs = f"/beta/users/{OID}/authentication/signInPreferences"
+    prefs = f"/beta/users/{UPN}/authentication/signInPreferences"
     setup.graph.on("PATCH", prefs, _ok(204))
 
     setup.client.apply(SetSmsSignIn(UPN, enable=True))
-    setup.client.apply(SetDefaultMethod("Jane@Contoso.com", DefaultMethod.SMS, None))
+    setup.client.apply(SetDefaultMethod(UPN, DefaultMethod.SMS, None))
 
-    assert setup.graph.calls == [f"GET /v1.0/users/{UPN}?$select=id", f"POST {sms}", f"PATCH {prefs}"]
+    assert setup.graph.calls == [f"POST {sms}", f"PATCH {prefs}"]
 
 
 def test_every_request_gets_a_fresh_client_request_id(setup: _Setup) -> None:
     """Each request carries its own UUID client-request-id."""
     setup.graph.on("GET", METHODS, _phones())
-    setup.graph.on("GET", f"/v1.0/users/{UPN}?$select=id", _ok(body={"id": OID}))
     setup.graph.on(
-        "POST", f"/v1.0/users/{OID}/authentication/phoneMethods/{MOBILE_ID}/enableSmsSignIn", _ok(204)
+        "POST", f"/v1.0/users/{UPN}/authentication/phoneMethods/{MOBILE_ID}/enableSmsSignIn", _ok(204)
     )
 
     setup.client.read_methods(UPN)
     setup.client.apply(SetSmsSignIn(UPN, enable=True))
+    setup.client.read_methods(UPN)
 
     ids = [r.headers["client-request-id"] for r in setup.graph.requests]
     assert len(set(ids)) == len(ids) == 3
@@ -365,11 +364,6 @@ _UPDATE_OFFICE = (
     "PATCH",
     f"{PHONES}/{METHOD_IDS[MethodKind.OFFICE]}",
 )
-_LOOKUP = (
-    lambda client: client.apply(SetSmsSignIn(UPN, enable=True)),
-    "GET",
-    f"/v1.0/users/{UPN}?$select=id",
-)
 _ADD_MOBILE = (lambda client: client.apply(AddPhone(UPN, MethodKind.MOBILE, NUMBER)), "POST", PHONES)
 
 
@@ -388,8 +382,6 @@ _ADD_MOBILE = (lambda client: client.apply(AddPhone(UPN, MethodKind.MOBILE, NUMB
                      "UserAuthenticationMethod.Read.All application permission", id="403-read"),
         pytest.param(_DELETE_OFFICE, _error(403, "accessDenied"), PermanentGraphError, "accessDenied",
                      "UserAuthenticationMethod.ReadWrite.All application permission", id="403-write"),
-        pytest.param(_LOOKUP, _error(403, "Authorization_RequestDenied"), PermanentGraphError,
-                     "Authorization_RequestDenied", "User.Read.All application permission", id="403-lookup"),
         pytest.param(_READ, _error(404, "Request_ResourceNotFound"), PermanentGraphError,
                      "Request_ResourceNotFound", "user j***@contoso.com not found in the tenant", id="404-user"),
         pytest.param(_UPDATE_OFFICE, _error(404, "itemNotFound"), PermanentGraphError, "itemNotFound",

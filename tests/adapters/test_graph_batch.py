@@ -1,8 +1,9 @@
-"""BatchSender through httpx.MockTransport: packing, correlation by id, per-item and envelope retries,
-uncertain POSTs, and what the pacer is told."""
+"""BatchSender through httpx.MockTransport: packing into shapes Graph accepts, correlation by id,
+per-item and envelope retries, uncertain POSTs, and what the pacer is told."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import threading
@@ -31,9 +32,11 @@ def _ok(item: dict[str, object], _: int) -> Reply:
 
 @dataclass
 class _Graph:
-    """A scripted ``$batch`` endpoint: runs items in the given order (dependents of a failure get 424),
-    answers each by *rule* (item, how often its id was seen before), shuffles the answers, and records
-    every envelope. *envelope* replies (responses or transport errors) are used up first."""
+    """A scripted ``$batch`` endpoint: refuses, as Graph does, an envelope that is neither fully parallel
+    nor one sequential chain and a write without body and Content-Type (400); runs items in the given
+    order (dependents of a failure get 424), answers each by *rule* (item, how often its id was seen
+    before), shuffles the answers, and records every envelope. *envelope* replies (responses or
+    transport errors) are used up first."""
 
     rule: Rule = _ok
     envelope: list[httpx.Response | type[httpx.TransportError]] = field(default_factory=list)
@@ -53,6 +56,9 @@ class _Graph:
             return scripted
         if scripted is not None:
             raise scripted("scripted", request=request)
+        refusal = _refusal(items)
+        if refusal is not None:
+            return httpx.Response(400, json={"error": {"code": "BadRequest", "message": refusal}})
         return httpx.Response(200, json={"responses": self._run(items)})
 
     def _run(self, items: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -79,6 +85,24 @@ class _Graph:
 
     def ids(self) -> list[list[str]]:
         return [[str(item["id"]) for item in items] for _, items in self.envelopes]
+
+
+def _refusal(items: list[dict[str, object]]) -> str | None:
+    """Graph's answer to a malformed envelope (graph-api.md section 6), or None."""
+    if any("dependsOn" in item for item in items):
+        sequential = "dependsOn" not in items[0] and all(
+            item.get("dependsOn") == [before["id"]] for before, item in itertools.pairwise(items)
+        )
+        if not sequential:
+            return "Batch should be either fully sequential or fully parallel"
+    for item in items:
+        headers = item.get("headers")
+        typed = isinstance(headers, dict) and headers.get("Content-Type") == "application/json"
+        if item["method"] in {"POST", "PATCH", "PUT"} and "body" not in item:
+            return f"request {item['id']}: a write needs a body"
+        if "body" in item and not typed:
+            return f"request {item['id']}: a body needs Content-Type"
+    return None
 
 
 @dataclass
@@ -153,16 +177,31 @@ def test_requests_are_packed_twenty_to_an_envelope():
     assert (setup.sender.http_calls, setup.sender.requests_sent) == (3, 45)
 
 
-def test_a_depends_on_chain_is_never_split_across_envelopes():
-    """Eighteen reads and three chains of three: every chain lands whole in one envelope of at most 20."""
+def test_each_chain_goes_alone_in_a_sequential_envelope_and_the_rest_in_parallel_ones():
+    """Eighteen reads and three chains of three: three envelopes of one chain each, in chain order, and
+    one parallel envelope of the eighteen reads (Graph answers any mix 400)."""
     setup = _setup(_Graph())
     chains = [_chain(p, 3) for p in "abc"]
 
-    setup.sender.send([_get(f"u{i}") for i in range(18)] + [r for c in chains for r in c])
+    responses = setup.sender.send([_get(f"u{i}") for i in range(18)] + [r for c in chains for r in c])
 
-    envelopes = [set(ids) for ids in setup.graph.ids()]
-    assert all(len(ids) <= 20 for ids in envelopes)
-    assert all(any({r.id for r in c} <= ids for ids in envelopes) for c in chains)
+    assert sorted(setup.graph.ids()) == sorted(
+        [[r.id for r in c] for c in chains] + [[f"u{i}" for i in range(18)]]
+    )
+    assert set(_statuses(responses).values()) == {200}
+
+
+def test_an_envelope_mixing_a_chain_and_a_read_is_what_the_scripted_graph_refuses():
+    """The scripted Graph of these tests refuses a mixed envelope as Graph does, so the packing tests can fail."""
+    items: list[dict[str, object]] = [
+        {"id": "a", "method": "GET", "url": "/x", "headers": {}},
+        {"id": "b", "method": "GET", "url": "/y", "headers": {}, "dependsOn": ["a"]},
+        {"id": "c", "method": "GET", "url": "/z", "headers": {}},
+    ]
+
+    assert _refusal(items) == "Batch should be either fully sequential or fully parallel"
+    assert _refusal(items[:2]) is None
+    assert _refusal([{**items[0], "method": "POST"}]) == "request a: a write needs a body"
 
 
 def test_beta_requests_go_in_their_own_envelopes():
@@ -181,12 +220,24 @@ def test_inner_requests_carry_their_own_client_request_id_content_type_and_depen
 
     setup.sender.send([_post("m"), _post("alt", depends_on=("m",)), _get("r")])
 
-    items = {item["id"]: item for item in setup.graph.envelopes[0][1]}
+    items = {item["id"]: item for _, envelope in setup.graph.envelopes for item in envelope}
     ids = {item["headers"]["client-request-id"] for item in items.values()}  # type: ignore[index]
     assert len(ids) == 3
     assert items["m"]["headers"]["Content-Type"] == "application/json"  # type: ignore[index]
     assert "Content-Type" not in items["r"]["headers"]  # type: ignore[operator]
     assert (items["alt"]["dependsOn"], items["m"]["body"]["phoneType"]) == (["m"], "mobile")  # type: ignore[index]
+
+
+def test_a_post_action_without_a_payload_carries_an_empty_body_and_its_content_type():
+    """enableSmsSignIn has no payload; in a $batch it still needs ``"body": {}`` and Content-Type."""
+    setup = _setup(_Graph())
+    url = "/users/ann%40contoso.test/authentication/phoneMethods/3179e48a-750b-4051-897c-87b9720928f7/enableSmsSignIn"
+
+    responses = setup.sender.send([BatchRequest("s", "POST", url, is_write=True)])
+
+    (item,) = setup.graph.envelopes[0][1]
+    assert (item["body"], item["headers"]["Content-Type"]) == ({}, "application/json")  # type: ignore[index]
+    assert responses["s"].status == 200
 
 
 @pytest.mark.parametrize(
@@ -197,10 +248,15 @@ def test_inner_requests_carry_their_own_client_request_id_content_type_and_depen
         pytest.param([_get("a"), _get("A")], "unique", id="duplicate-ids"),
         pytest.param([_get("a", depends_on=("ghost",))], "not in this call", id="unknown-dependency"),
         pytest.param([_get("a", depends_on=("b",)), _get("b", depends_on=("a",))], "cycle", id="cycle"),
+        pytest.param(
+            [_get("a"), _get("b", depends_on=("a",)), _get("c", depends_on=("a",))], "linear", id="fan-out"
+        ),
+        pytest.param([_get("a"), _get("b"), _get("c", depends_on=("a", "b"))], "linear", id="fan-in"),
     ],
 )
 def test_requests_that_cannot_be_batched_raise_value_error(requests, message):
-    """Chains over 20, chains across APIs, duplicate or unknown ids and cycles are caller bugs."""
+    """Chains over 20, chains across APIs, duplicate or unknown ids, cycles and dependencies that are not
+    one linear chain (Graph takes only fully sequential envelopes) are caller bugs."""
     setup = _setup(_Graph())
 
     with pytest.raises(ValueError, match=message):
@@ -223,15 +279,25 @@ def test_answers_are_correlated_by_id_when_graph_reorders_them():
     ]
 
 
-def test_throttled_items_are_resent_after_the_longest_retry_after_with_their_424_dependents():
-    """a (429, 2 s) fails its dependent b (424); c is 429 with 3.5 s: a, b and c go again after 3.5 s."""
+def test_throttled_items_are_resent_after_the_longest_retry_after():
+    """a (429, 2 s) and c (429, 3.5 s) in one parallel envelope: both go again after 3.5 s, d does not."""
     setup = _setup(_Graph(_throttle_once({"a": "2", "c": "3.5"})))
 
-    responses = setup.sender.send([_patch("a"), _patch("b", ("a",)), _get("c"), _get("d")])
+    responses = setup.sender.send([_patch("a"), _get("c"), _get("d")])
 
-    assert _statuses(responses) == {"a": 200, "b": 200, "c": 200, "d": 200}
+    assert _statuses(responses) == {"a": 200, "c": 200, "d": 200}
     assert setup.clock.slept == [3.5]
-    assert sorted(setup.graph.ids()[1]) == ["a", "b", "c"]
+    assert sorted(setup.graph.ids()[1]) == ["a", "c"]
+
+
+def test_a_throttled_head_of_a_chain_is_resent_with_its_424_dependents():
+    """a (429) fails its dependent b (424): the chain a, b goes again whole, in order, b still on a."""
+    setup = _setup(_Graph(_throttle_once({"a": "2"})))
+
+    responses = setup.sender.send([_patch("a"), _patch("b", ("a",))])
+
+    assert _statuses(responses) == {"a": 200, "b": 200}
+    assert (setup.clock.slept, setup.graph.ids()) == ([2.0], [["a", "b"], ["a", "b"]])
     assert setup.graph.envelopes[1][1][1]["dependsOn"] == ["a"]
 
 
@@ -329,10 +395,19 @@ def test_an_envelope_lost_on_the_way_back_resends_reads_but_not_posts():
     """A read timeout: the GET goes again; the POST, perhaps applied, is status 0 and its dependent 424."""
     setup = _setup(_Graph(envelope=[httpx.ReadTimeout]))
 
-    responses = setup.sender.send([_post("p"), _patch("q", ("p",)), _get("g")])
+    responses = setup.sender.send([_post("p"), _get("g")])
 
-    assert _statuses(responses) == {"p": 0, "q": 424, "g": 200}
+    assert _statuses(responses) == {"p": 0, "g": 200}
     assert setup.graph.ids()[1] == ["g"]
+
+
+def test_a_chain_lost_on_the_way_back_is_not_resent():
+    """A read timeout on a chain: the POST's fate is unknown (status 0), its dependent is 424."""
+    setup = _setup(_Graph(envelope=[httpx.ReadTimeout]))
+
+    responses = setup.sender.send([_post("p"), _patch("q", ("p",))])
+
+    assert (_statuses(responses), len(setup.graph.envelopes)) == ({"p": 0, "q": 424}, 1)
 
 
 def test_an_envelope_that_never_answers_gives_status_0_after_the_budget():

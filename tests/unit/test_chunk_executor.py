@@ -13,6 +13,7 @@ from provisioning.models import DesiredRow, MethodKind, OutcomeKind
 ROOT = "https://graph.test"
 A = "+31 612345678"
 B = "+31 201234567"
+C = "+31 207654321"
 
 
 class LossyGraph:
@@ -134,3 +135,70 @@ def test_an_add_refused_for_another_number_fails_with_graphs_error_and_is_not_re
     assert outcome.kind is OutcomeKind.FAILED
     assert graph.writes == 1
     assert "400" in (outcome.error or "")
+
+
+class RecordingGraph:
+    """Users with no methods; every write succeeds; every send() call's requests are kept."""
+
+    def __init__(self) -> None:
+        self.sends: list[list[BatchRequest]] = []
+
+    def send(self, requests: Sequence[BatchRequest]) -> Mapping[str, BatchResponse]:
+        self.sends.append(list(requests))
+        return {
+            r.id: BatchResponse(r.id, 200, {}, {"value": []}, "r")
+            if r.method == "GET"
+            else BatchResponse(r.id, 201, {}, {}, "w")
+            for r in requests
+        }
+
+    def writes(self) -> list[list[tuple[str, tuple[str, ...]]]]:
+        """Per send() with writes: (user of the URL, dependsOn) of each write."""
+        return [
+            [(unquote(r.url).split("/")[2], r.depends_on) for r in requests]
+            for requests in self.sends
+            if any(r.method != "GET" for r in requests)
+        ]
+
+
+def test_several_users_write_side_by_side_one_write_each_per_round():
+    """Three users with 3, 1 and 2 writes: each round holds one write per user and no dependsOn, so
+    its envelopes are fully parallel; the last user's rest goes alone, as Graph allows."""
+    graph = RecordingGraph()
+    rows = [
+        DesiredRow(
+            2,
+            "ann@contoso.test",
+            {MethodKind.MOBILE: A, MethodKind.ALTERNATE_MOBILE: B, MethodKind.OFFICE: C},
+        ),
+        DesiredRow(3, "bob@contoso.test", {MethodKind.MOBILE: A}),
+        DesiredRow(4, "cy@contoso.test", {MethodKind.MOBILE: A, MethodKind.OFFICE: C}),
+    ]
+    chunk = ChunkExecutor(graph, GraphPaths(ROOT), ROOT)
+
+    outcomes = chunk.apply(rows, chunk.read(rows), dry_run=False)
+
+    assert [o.kind for o in outcomes] == [OutcomeKind.CHANGED] * 3
+    assert graph.writes() == [
+        [("ann@contoso.test", ()), ("bob@contoso.test", ()), ("cy@contoso.test", ())],
+        [("ann@contoso.test", ()), ("cy@contoso.test", ())],
+        [("ann@contoso.test", ())],
+    ]
+
+
+def test_a_user_writing_alone_sends_its_writes_as_one_sequential_chain():
+    """One user with three writes: one send() whose requests each depend on the one before."""
+    graph = RecordingGraph()
+    rows = [
+        DesiredRow(
+            2,
+            "ann@contoso.test",
+            {MethodKind.MOBILE: A, MethodKind.ALTERNATE_MOBILE: B, MethodKind.OFFICE: C},
+        )
+    ]
+    chunk = ChunkExecutor(graph, GraphPaths(ROOT), ROOT)
+
+    chunk.apply(rows, chunk.read(rows), dry_run=False)
+
+    (chain,) = [requests for requests in graph.sends if any(r.method != "GET" for r in requests)]
+    assert [r.depends_on for r in chain] == [(), (chain[0].id,), (chain[1].id,)]

@@ -224,16 +224,14 @@ def test_default_method_skip_names_the_default_and_the_fix():
 @pytest.mark.parametrize(
     ("have", "expected"),
     [
-        pytest.param(current({MOBILE: A}, default="sms"), [DeletePhone(U, MOBILE, A)], id="only-method-goes"),
+        pytest.param(current({MOBILE: A}, default="sms"), [], id="last-method-stays"),
         pytest.param(
-            current({MOBILE: A, OFFICE: C}, default="sms"),
-            [DeletePhone(U, OFFICE, C), DeletePhone(U, MOBILE, A)],
-            id="default-deleted-last",
+            current({MOBILE: A, OFFICE: C}, default="sms"), [DeletePhone(U, OFFICE, C)], id="default-stays"
         ),
         pytest.param(
             current({MOBILE: A, OFFICE: C}, default="voiceOffice"),
             [DeletePhone(U, MOBILE, A)],
-            id="default-not-last-stays",
+            id="other-default-stays",
         ),
         pytest.param(
             CurrentMethods(
@@ -244,8 +242,8 @@ def test_default_method_skip_names_the_default_and_the_fix():
         ),
     ],
 )
-def test_the_default_may_go_when_it_is_the_last_method(have, expected):
-    """Graph refuses to delete the default only while other methods remain; the last one may go."""
+def test_the_default_phone_is_never_deleted_while_it_is_the_default(have, expected):
+    """Graph's docs: a default phone "can't be deleted", with no exception for the last method."""
     result = plan(have, row({}, rem=True))
 
     assert list(result.operations) == expected
