@@ -25,6 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--time-scale", type=float, default=1.0, help="shrink throttling windows by this factor"
     )
+    parser.add_argument("--tier", choices=("auto", "S", "M", "L"), default="auto",
+                        help="resource-unit tier (auto: from the tenant's user count)")  # fmt: skip
+    parser.add_argument(
+        "--default-phone-delete",
+        choices=("refuse", "last-method"),
+        default="refuse",
+        help="deleting the default phone: always refused, or allowed as the last method",
+    )
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of Graph operations that fail")
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument(
@@ -53,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                          timeout_s=args.fault_timeout_s)  # fmt: skip
     config = SandboxConfig(port=args.port, latency_ms=args.latency_ms, throttle=args.throttle == "on",
                            time_scale=args.time_scale, faults=faults, page_size=args.page_size,
-                           delta_expiry=args.delta_expiry)  # fmt: skip
+                           delta_expiry=args.delta_expiry, tier=args.tier,
+                           default_phone_delete=args.default_phone_delete)  # fmt: skip
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

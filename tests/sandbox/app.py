@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote
 
 from tests.sandbox import control
@@ -12,6 +13,7 @@ from tests.sandbox.config import SandboxConfig
 from tests.sandbox.entra import Entra
 from tests.sandbox.graph import GraphService, Operation
 from tests.sandbox.messages import Reply, Request, graph_error, stamp
+from tests.sandbox.recorder import Recorder
 from tests.sandbox.routes import resolve, split_version
 from tests.sandbox.stats import Stats
 from tests.sandbox.tenant import Tenant
@@ -29,6 +31,12 @@ class SandboxApp:
     batches: BatchRunner
     stats: Stats
     _config_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Traffic recording for the SDK contract check: this path, else GRAPH_SANDBOX_RECORD (recorder.py).
+    record: Path | str | None = None
+    recorder: Recorder | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.recorder = Recorder(self.record) if self.record else Recorder.from_env()
 
     def configure(self, changes: dict[str, object]) -> SandboxConfig:
         """Apply run-time changes (latency, throttle, time scale / limits, faults); returns the new config."""
@@ -50,7 +58,13 @@ class SandboxApp:
         return self.config.latency_ms / 1000.0
 
     def dispatch(self, request: Request) -> Reply:
-        """The reply to one HTTP request."""
+        """The reply to one HTTP request (recorded when a recorder is set; only Graph calls are)."""
+        reply = self._dispatch(request)
+        if self.recorder is not None:
+            self.recorder.observe(request, reply)
+        return reply
+
+    def _dispatch(self, request: Request) -> Reply:
         if request.path.startswith("/_sandbox/"):
             return control.handle(self, request)
         version, rest = split_version(request.path)

@@ -1,11 +1,20 @@
-"""JSON batching (``POST /{version}/$batch``): validation, ``dependsOn`` order, 424 for dependents of
-failed requests, and per-item authorisation, throttling and counting through ``GraphService``."""
+"""JSON batching (``POST /{version}/$batch``): envelope validation (size, ids, shape, ``dependsOn``,
+write payloads), 424 for dependents of failed requests, and per-item authorisation, throttling and
+counting through ``GraphService``.
+
+Envelope rules (graph-api.md 6; the README lists the sources): an envelope is either fully parallel
+(no ``dependsOn``) or fully sequential (the first request has none, every later one depends on exactly
+the one before it); a ``dependsOn`` must name a request earlier in the array; a write (POST, PATCH,
+PUT) must carry a body, and a body must come with a ``Content-Type`` header. Any breach is a 400 for
+the whole envelope, so no item runs.
+"""
 
 from __future__ import annotations
 
 import json
 import random
 import threading
+from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -14,6 +23,8 @@ from tests.sandbox.messages import JsonObject, Reply, Request, graph_error, json
 from tests.sandbox.tokens import AccessClaims
 
 MAX_REQUESTS = 20
+WRITES_WITH_BODY = frozenset({"POST", "PATCH", "PUT"})
+MIXED_SHAPE = "Batch should be either fully sequential or fully parallel"
 _INNER_HEADERS = ("content-type", "retry-after", "location", "client-request-id", "request-id")
 
 
@@ -33,13 +44,13 @@ class BatchRunner:
     def run(self, request: Request, claims: AccessClaims, version: str) -> Reply:
         """The envelope reply: 200 with per-item responses, or 400 for a malformed batch."""
         try:
-            items = _ordered(_validate(request))
+            items = validate(request)
         except BatchRejected as exc:
             return graph_error(400, "BadRequest", str(exc))
         statuses: dict[str, int] = {}
         responses: list[JsonObject] = []
         delay = 0.0
-        for item in items:
+        for item in items:  # dependencies are earlier in the array, so array order honours them
             reply = self._item(item, statuses, claims, version)
             statuses[item["id"].lower()] = reply.status
             delay += reply.delay_s
@@ -52,14 +63,11 @@ class BatchRunner:
         return envelope
 
     def _item(self, item: JsonObject, statuses: dict[str, int], claims: AccessClaims, version: str) -> Reply:
-        headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
+        headers = _headers(item)
         inner = Request(item["method"].upper(), item["url"], headers=headers)
-        if any(not 200 <= statuses[dep.lower()] < 300 for dep in item.get("dependsOn", [])):
+        if any(not 200 <= statuses[dep.lower()] < 300 for dep in _depends(item)):
             return stamp(graph_error(424, "FailedDependency", "The request could not be processed because a "
                                      "request it depends on failed."), inner, diagnostic=False)  # fmt: skip
-        if "body" in item and "content-type" not in headers:
-            return stamp(graph_error(400, "BadRequest", "Content-Type header must be specified when a body is "
-                                     "present."), inner, diagnostic=False)  # fmt: skip
         path, _, query = item["url"].partition("?")
         rest = path.lstrip("/")
         if rest.split("/")[0] == "$batch":
@@ -76,7 +84,17 @@ class BatchRunner:
         return stamp(reply, inner, diagnostic=False)
 
 
-def _validate(request: Request) -> list[JsonObject]:
+def validate(request: Request) -> list[JsonObject]:
+    """The envelope's requests, in array order; ``BatchRejected`` naming the first rule broken."""
+    items = _requests(request)
+    _check_ids(items)
+    _check_dependencies(items)
+    _check_shape(items)
+    _check_payloads(items)
+    return items
+
+
+def _requests(request: Request) -> list[JsonObject]:
     try:
         payload = request.json()
     except ValueError as exc:
@@ -89,6 +107,10 @@ def _validate(request: Request) -> list[JsonObject]:
     if len(items) > MAX_REQUESTS:
         msg = f"The number of batch requests exceeds the limit of {MAX_REQUESTS}."
         raise BatchRejected(msg)
+    return items
+
+
+def _check_ids(items: list[JsonObject]) -> None:
     seen: set[str] = set()
     for item in items:
         if not (
@@ -101,31 +123,53 @@ def _validate(request: Request) -> list[JsonObject]:
             msg = f"Batch request ids must be unique; '{item['id']}' is duplicated."
             raise BatchRejected(msg)
         seen.add(item["id"].lower())
+        if item.get("headers") is not None and not isinstance(item["headers"], dict):
+            msg = f"The headers of request Id {item['id']} must be an object."
+            raise BatchRejected(msg)
+
+
+def _check_dependencies(items: list[JsonObject]) -> None:
+    """Every ``dependsOn`` id names a request earlier in the array (so no cycles, no self-reference)."""
+    earlier: set[str] = set()
     for item in items:
-        depends = item.get("dependsOn", [])
-        if not isinstance(depends, list) or any(
-            not isinstance(d, str) or d.lower() not in seen for d in depends
+        depends = item.get("dependsOn")
+        if depends is not None and (
+            not isinstance(depends, list)
+            or any(not isinstance(d, str) or d.lower() not in earlier for d in depends)
         ):
-            msg = f"Request '{item['id']}' depends on an unknown request id."
+            msg = f"Invalid dependency for request Id {item['id']}"
             raise BatchRejected(msg)
-    return items
+        earlier.add(item["id"].lower())
 
 
-def _ordered(items: list[JsonObject]) -> list[JsonObject]:
-    """Items in an order that honours ``dependsOn`` (stable otherwise); 400 on a cycle."""
-    done: set[str] = set()
-    order: list[JsonObject] = []
-    pending = list(items)
-    while pending:
-        ready = [i for i in pending if all(d.lower() in done for d in i.get("dependsOn", []))]
-        if not ready:
-            msg = "The dependsOn references of the batch form a cycle."
+def _check_shape(items: list[JsonObject]) -> None:
+    """Fully parallel (no ``dependsOn``) or one chain: request i depends on exactly request i-1."""
+    if not any(_depends(item) for item in items):
+        return
+    chain = not _depends(items[0]) and all(
+        [d.lower() for d in _depends(item)] == [previous["id"].lower()] for previous, item in pairwise(items)
+    )
+    if not chain:
+        raise BatchRejected(MIXED_SHAPE)
+
+
+def _check_payloads(items: list[JsonObject]) -> None:
+    """A write carries a body (``{}`` when it has nothing to say) and a body carries a Content-Type."""
+    for item in items:
+        has_body = item.get("body") is not None
+        needs_body = item["method"].upper() in WRITES_WITH_BODY
+        if (needs_body and not has_body) or (has_body and "content-type" not in _headers(item)):
+            msg = f"Write request id : {item['id']} does not contain Content-Type header or body."
             raise BatchRejected(msg)
-        for item in ready:
-            done.add(item["id"].lower())
-            order.append(item)
-        pending = [i for i in pending if i["id"].lower() not in done]
-    return order
+
+
+def _depends(item: JsonObject) -> list[str]:
+    depends = item.get("dependsOn")
+    return depends if isinstance(depends, list) else []
+
+
+def _headers(item: JsonObject) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
 
 
 def _response(item_id: str, reply: Reply) -> JsonObject:

@@ -1,4 +1,5 @@
-"""Run-time settings of the sandbox: latency, throttling limits and time scale, faults."""
+"""Run-time settings of the sandbox: latency, throttling limits, tier and time scale, faults, and the
+choices it makes where Graph's behaviour is not documented."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from tests.sandbox.faults import FaultConfig
-from tests.sandbox.throttle import Limits
+from tests.sandbox.throttle import TIERS, Limits
+
+DEFAULT_PHONE_DELETE = ("refuse", "last-method")
 
 
 @dataclass(frozen=True)
@@ -17,14 +20,18 @@ class SandboxConfig:
     latency_ms: float = 0.0
     throttle: bool = True
     time_scale: float = 1.0
-    resource_units: int = 5000
+    resource_units: int | None = None  # RU per window per (app, tenant); None = the tier's quota
     ru_window_s: float = 10.0
     writes: int = 3000
     write_window_s: float = 150.0
+    tier: str = "auto"  # "auto" (from the tenant's user count), "S" 3,500, "M" 5,000 or "L" 8,000 RU
+    tenant_writes: int = 18000  # writes per window per tenant, all apps together
+    tenant_window_s: float = 300.0
     faults: FaultConfig = field(default_factory=FaultConfig)
     shuffle_batch: bool = True
     page_size: int = 100  # default page of /users, group members and /users/delta (without $top)
     delta_expiry: str = "410"  # expired delta token: "410" (Gone + Location) or "syncStateNotFound" (400)
+    default_phone_delete: str = "refuse"  # "refuse" always, or "last-method": allowed as the last method
 
     def __post_init__(self) -> None:
         if self.delta_expiry not in ("410", "syncStateNotFound"):
@@ -33,12 +40,22 @@ class SandboxConfig:
         if self.page_size < 1:
             msg = "page_size must be at least 1"
             raise ValueError(msg)
+        if self.tier not in TIERS:
+            msg = f"tier must be one of {list(TIERS)}"
+            raise ValueError(msg)
+        if self.resource_units is not None and self.resource_units < 1:
+            msg = "resource_units must be at least 1 (or null for the tier's quota)"
+            raise ValueError(msg)
+        if self.default_phone_delete not in DEFAULT_PHONE_DELETE:
+            msg = f"default_phone_delete must be one of {list(DEFAULT_PHONE_DELETE)}"
+            raise ValueError(msg)
 
     def limits(self) -> Limits:
         """The throttling limits."""
         return Limits(
-            self.resource_units, self.ru_window_s, self.writes, self.write_window_s, self.time_scale
-        )
+            self.resource_units, self.ru_window_s, self.writes, self.write_window_s, self.time_scale,
+            self.tier, self.tenant_writes, self.tenant_window_s,
+        )  # fmt: skip
 
     def updated(self, changes: dict[str, Any]) -> SandboxConfig:
         """A copy with JSON-style changes applied (``faults`` may be a dict of fault settings)."""

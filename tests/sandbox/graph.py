@@ -4,9 +4,9 @@ of one operation (a direct request or one inner ``$batch`` request)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.sandbox.errors import GraphFailure, invalid_payload
 from tests.sandbox.faults import Fault, FaultInjector
@@ -17,6 +17,9 @@ from tests.sandbox.stats import Stats
 from tests.sandbox.tenant import Tenant
 from tests.sandbox.throttle import Throttle, Verdict, resource_units
 from tests.sandbox.tokens import AccessClaims, Signer, TokenRejected
+
+if TYPE_CHECKING:
+    from tests.sandbox.config import SandboxConfig
 
 DENIED = "Insufficient privileges to complete the operation."
 
@@ -48,6 +51,9 @@ class GraphService:
     throttling: bool = True
     page_size: int = 100
     delta_expiry: str = "410"
+    # The live run-time settings (set by Sandbox.start), read per call for the rule choices such as
+    # default_phone_delete, so ``configure`` changes them without the app pushing each one here.
+    settings: Callable[[], SandboxConfig] | None = None
 
     def authenticate(self, request: Request) -> AccessClaims | Reply:
         """The caller's token claims, or the 401 reply."""
@@ -73,9 +79,11 @@ class GraphService:
             self.stats.operation(f"{op.method} unknown", failure.status, write=op.method != "GET")
             return failure.reply()
         name, write = route.endpoint.name, route.is_write
-        units = resource_units(name, op.query)
+        units = resource_units(route.endpoint.cost, op.query)
         verdict = (
-            self.throttle.charge(claims.app_id, claims.tenant_id, units, write) if self.throttling else None
+            self.throttle.charge(claims.app_id, claims.tenant_id, units, write, self.tenant.user_count())
+            if self.throttling
+            else None
         )
         reply, fault = self._guarded(op, route, claims, verdict)
         _throttle_headers(reply, units, verdict, claims)
@@ -126,6 +134,7 @@ class GraphService:
                 group=route.group,
                 page_size=self.page_size,
                 delta_expiry=self.delta_expiry,
+                default_phone_delete=self.settings().default_phone_delete if self.settings else "refuse",
             )
             with self.tenant.lock:
                 if not route.endpoint.on_user:
@@ -171,7 +180,7 @@ def _throttle_headers(reply: Reply, units: int, verdict: Verdict | None, claims:
     if verdict.usage > 0.8:
         reply.headers["x-ms-throttle-limit-percentage"] = f"{min(verdict.usage, 1.8):.1f}"
     if not verdict.allowed:
-        reply.headers["x-ms-throttle-scope"] = (
-            f"Tenant_Application/ReadWrite/{claims.app_id}/{claims.tenant_id}"
-        )
+        # The tenant-wide cap counts writes of all apps: Tenant/Write (throttling-identity-and-access.md).
+        limit = "Write" if verdict.scope == "Tenant" else "ReadWrite"
+        reply.headers["x-ms-throttle-scope"] = f"{verdict.scope}/{limit}/{claims.app_id}/{claims.tenant_id}"
         reply.headers["x-ms-throttle-information"] = verdict.reason

@@ -35,7 +35,7 @@ def get_group(call: Call) -> Reply:
     """GET /groups/{id} with ``$select``."""
     group = call.tenant.find_group(call.group)
     return json_reply(
-        200, {"@odata.context": f"{call.metadata}#groups/$entity", **_group_json(group, call.select())}
+        200, {"@odata.context": f"{call.metadata}#groups/$entity", **group_json(group, call.select())}
     )
 
 
@@ -83,7 +83,7 @@ def _members(call: Call, segment: str, *, transitive: bool, users_only: bool) ->
     if users_only:
         ids = [member for member in ids if member not in tenant.groups]
     top = paging.page_size(call.query, call.headers, call.page_size)
-    offset = _offset(call)
+    offset = page_offset(call)
     page = ids[offset : offset + top]
     items = [_member_json(call, member) for member in page]
     cast = ".user" if users_only else ""
@@ -95,7 +95,8 @@ def _members(call: Call, segment: str, *, transitive: bool, users_only: bool) ->
     return json_reply(200, body)
 
 
-def _offset(call: Call) -> int:
+def page_offset(call: Call) -> int:
+    """The offset in a ``$skiptoken`` of ``paging.encode({"offset": n})`` (0 without one); 400 if bad."""
     raw = paging.param(call.query, "$skiptoken")
     if raw is None:
         return 0
@@ -110,7 +111,7 @@ def _offset(call: Call) -> int:
 def _member_json(call: Call, member: str) -> dict[str, Any]:
     group = call.tenant.groups.get(member)
     if group is not None:
-        return {"@odata.type": GROUP_TYPE, **_group_json(group, call.select())}
+        return {"@odata.type": GROUP_TYPE, **group_json(group, call.select())}
     user = call.tenant.find(member)
     return {"@odata.type": USER_TYPE, **_user_member_json(user, call.select(), call.roles)}
 
@@ -123,6 +124,7 @@ def _user_member_json(user: User, select: list[str] | None, roles: frozenset[str
     return {name: value if name in readable else None for name, value in full.items()}
 
 
-def _group_json(group: Group, select: list[str] | None) -> dict[str, Any]:
+def group_json(group: Group, select: list[str] | None) -> dict[str, Any]:
+    """A group's default (or ``$select``-ed) properties."""
     values = {**group.profile, "id": group.id}
     return {name: values.get(name) for name in select or DEFAULT_GROUP_PROPERTIES}

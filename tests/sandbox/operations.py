@@ -40,6 +40,7 @@ class Call:
     group: str = ""
     page_size: int = 100  # default page size of collections (SandboxConfig.page_size)
     delta_expiry: str = "410"  # how an expired delta token is answered (SandboxConfig.delta_expiry)
+    default_phone_delete: str = "refuse"  # SandboxConfig.default_phone_delete
 
     @property
     def root(self) -> str:
@@ -85,7 +86,7 @@ def update_phone(call: Call, user: User) -> Reply:
 
 
 def delete_phone(call: Call, user: User) -> Reply:
-    phones.delete_phone(call.tenant, user, call.method_id)
+    phones.delete_phone(call.tenant, user, call.method_id, default_delete=call.default_phone_delete)
     return no_content()
 
 

@@ -19,3 +19,12 @@ GROUP_READ = frozenset(
     {"GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.All", "Group.ReadWrite.All",
      "Directory.Read.All", "Directory.ReadWrite.All"}
 )  # fmt: skip
+# GET /users/{id}/transitiveMemberOf (user-list-transitivememberof.md, application): User.Read.All least,
+# Directory.Read(Write).All, Group.Read.All, GroupMember.Read.All higher.
+MEMBERSHIP_READ = USER_READ | {"GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.All",
+                               "Group.ReadWrite.All"}  # fmt: skip
+# Roles that read directoryRole objects in full; others get them with limited information.
+ROLE_READ = frozenset(
+    {"RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory", "RoleManagement.Read.All",
+     "Directory.Read.All", "Directory.ReadWrite.All"}
+)  # fmt: skip

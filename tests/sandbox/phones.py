@@ -48,10 +48,11 @@ def update_phone(tenant: Tenant, user: User, method_id: str, body: Any) -> None:
         _enable_sms(tenant, user)
 
 
-def delete_phone(tenant: Tenant, user: User, method_id: str) -> None:
-    """DELETE phoneMethods/{id}: refused for the default while other methods exist."""
+def delete_phone(tenant: Tenant, user: User, method_id: str, *, default_delete: str = "refuse") -> None:
+    """DELETE phoneMethods/{id}: the default is refused (``default_delete`` "refuse"), or only while
+    other methods exist ("last-method")."""
     kind = registered_type(user, method_id)
-    rules.check_delete_phone(user, kind)
+    rules.check_delete_phone(user, kind, default_delete=default_delete)
     if rules.is_default(user, kind):
         _set_default(tenant, user, None)
     before = user.phones.pop(kind)

@@ -1,4 +1,9 @@
-"""Graph URL routing: version, user reference, endpoint, required app roles and resource-unit cost."""
+"""Graph URL routing: version, user reference, endpoint, required app roles and resource-unit cost.
+
+Base costs are the identity-and-access table (graph-api.md 15, throttling-identity-and-access.md):
+GET ``users`` 2, ``groups/{id}/members`` 3, ``groups/{id}/transitiveMembers`` 5,
+``me/transitiveMemberOf`` 2 (which the docs extend to ``users/{id}/...``), anything else 1.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,11 @@ from tests.sandbox.groups import (
     list_transitive_user_members,
     list_user_members,
 )
+from tests.sandbox.memberships import (
+    list_transitive_groups,
+    list_transitive_member_of,
+    list_transitive_roles,
+)
 from tests.sandbox.messages import Reply
 from tests.sandbox.permissions import (
     AUTH_READ,
@@ -23,6 +33,7 @@ from tests.sandbox.permissions import (
     EMAIL_READ,
     EMAIL_WRITE,
     GROUP_READ,
+    MEMBERSHIP_READ,
     PHONE_READ,
     PHONE_WRITE,
     PROFILE_PHONE_WRITE,
@@ -39,13 +50,15 @@ ID = "{id}"
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One Graph operation: its stats name, allowed roles, handler and whether it is beta-only."""
+    """One Graph operation: its stats name, allowed roles, handler, whether it is beta-only, and its base
+    resource-unit cost before query options."""
 
     name: str
     roles: frozenset[str]
     handler: UserHandler | CollectionHandler
     on_user: bool = True
     beta_only: bool = False
+    cost: int = 1
 
 
 _A = "authentication"
@@ -76,21 +89,31 @@ _TABLE: dict[tuple[str, tuple[str, ...]], Endpoint] = {
     ("PATCH", (_A, "signInPreferences")): Endpoint(
         "PATCH signInPreferences", AUTH_WRITE, ops.patch_preferences, beta_only=True
     ),
+    ("GET", ("transitiveMemberOf",)): Endpoint(
+        "GET user transitiveMemberOf", MEMBERSHIP_READ, list_transitive_member_of, cost=2
+    ),
+    ("GET", ("transitiveMemberOf", "microsoft.graph.group")): Endpoint(
+        "GET user transitiveMemberOf", MEMBERSHIP_READ, list_transitive_groups, cost=2
+    ),
+    ("GET", ("transitiveMemberOf", "microsoft.graph.directoryRole")): Endpoint(
+        "GET user transitiveMemberOf", MEMBERSHIP_READ, list_transitive_roles, cost=2
+    ),
 }
-_USERS_GET = Endpoint("GET users", USER_READ, ops.list_users, on_user=False)
+_USERS_GET = Endpoint("GET users", USER_READ, ops.list_users, on_user=False, cost=2)
 _USERS_POST = Endpoint("POST users", USER_WRITE, ops.create_user, on_user=False)
-_USERS_DELTA = Endpoint("GET users/delta", USER_READ, users_delta, on_user=False)
+# users/delta is not in the cost table; charged like GET users (the stricter reading, README).
+_USERS_DELTA = Endpoint("GET users/delta", USER_READ, users_delta, on_user=False, cost=2)
 _GROUPS: dict[tuple[str, ...], Endpoint] = {
     (): Endpoint("GET group", GROUP_READ, get_group, on_user=False),
-    ("members",): Endpoint("GET group members", GROUP_READ, list_members, on_user=False),
+    ("members",): Endpoint("GET group members", GROUP_READ, list_members, on_user=False, cost=3),
     ("members", "microsoft.graph.user"): Endpoint(
-        "GET group members", GROUP_READ, list_user_members, on_user=False
+        "GET group members", GROUP_READ, list_user_members, on_user=False, cost=3
     ),
     ("transitiveMembers",): Endpoint(
-        "GET group transitiveMembers", GROUP_READ, list_transitive_members, on_user=False
+        "GET group transitiveMembers", GROUP_READ, list_transitive_members, on_user=False, cost=5
     ),
     ("transitiveMembers", "microsoft.graph.user"): Endpoint(
-        "GET group transitiveMembers", GROUP_READ, list_transitive_user_members, on_user=False
+        "GET group transitiveMembers", GROUP_READ, list_transitive_user_members, on_user=False, cost=5
     ),
 }
 

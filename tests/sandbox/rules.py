@@ -79,9 +79,15 @@ def check_update_phone(current_type: str, body: dict[str, Any]) -> str:
     return phone_number(body)
 
 
-def check_delete_phone(user: User, kind: str) -> None:
-    """The default-method rule, then the mobile-before-alternate rule."""
-    if is_default(user, kind) and user.mfa_methods() > 1:
+def check_delete_phone(user: User, kind: str, *, default_delete: str = "refuse") -> None:
+    """The default-method rule, then the mobile-before-alternate rule.
+
+    The docs say the default phone "can't be deleted", with no exception ("refuse"); Graph's own
+    message speaks of "other methods configured", so it may allow it as the last method
+    ("last-method"). Which one Graph does is UNVERIFIED (SandboxConfig.default_phone_delete).
+    """
+    others = user.mfa_methods() > 1
+    if is_default(user, kind) and (default_delete == "refuse" or others):
         raise bad_request(DEFAULT_DELETE_MESSAGE)
     if kind == "mobile" and "alternateMobile" in user.phones:
         msg = (

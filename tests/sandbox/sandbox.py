@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tests.sandbox import certs
+from tests.sandbox import directory_roles as roles
 from tests.sandbox import seed as seeds
 from tests.sandbox.app import SandboxApp
 from tests.sandbox.batch import BatchRunner
@@ -61,8 +62,10 @@ class Sandbox:
         graph = GraphService(tenant, signer, Throttle(config.limits()), FaultInjector(config.faults), stats, url,
                              audiences, config.throttle, config.page_size, config.delta_expiry)  # fmt: skip
         batches = BatchRunner(graph, shuffle=config.shuffle_batch, seed=config.faults.seed)
-        server.app = SandboxApp(config, tenant, Entra(tenant, signer, url, audiences), graph, batches, stats)
-        return cls(server.app, server, files, client_id)
+        app = SandboxApp(config, tenant, Entra(tenant, signer, url, audiences), graph, batches, stats)
+        graph.settings = lambda: app.config  # rule choices follow configure() without app.py pushing them
+        server.app = app
+        return cls(app, server, files, client_id)
 
     # --- lifecycle ---
 
@@ -209,6 +212,19 @@ class Sandbox:
             group, member = self._group(group_id), seeds.member_id(self.tenant, ref)
             if member in group.members:
                 group.members.remove(member)
+
+    def add_role_member(self, role: str, ref: str) -> dict[str, Any]:
+        """Put a user (id or UPN) or group (id) in a directory role, given by built-in display name
+        (``"Global Administrator"``, any case) or template id; activates the role on first use. Returns the
+        role's snapshot ``{id, displayName, roleTemplateId, description, members}``; ``ValueError`` when
+        the role or member is unknown. Seen by ``GET /users/{id}/transitiveMemberOf``."""
+        with self.tenant.lock:
+            return roles.add_member(self.tenant, role, seeds.member_id(self.tenant, ref)).snapshot()
+
+    def remove_role_member(self, role: str, ref: str) -> dict[str, Any]:
+        """Take a member out of a directory role (no-op when not one); the role's snapshot."""
+        with self.tenant.lock:
+            return roles.remove_member(self.tenant, role, seeds.member_id(self.tenant, ref)).snapshot()
 
     def expire_delta_tokens(self) -> None:
         """Expire every delta/skip token issued so far (answered per ``SandboxConfig.delta_expiry``)."""

@@ -13,6 +13,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from tests.sandbox import directory_roles
 from tests.sandbox.entra import GRAPH_APP_ID
 from tests.sandbox.errors import GraphFailure
 from tests.sandbox.rules import EMAIL_ADDRESS, PHONE_NUMBER
@@ -58,6 +59,7 @@ def build(seed: dict[str, Any], base_dir: Path | None, client_cert_pem: bytes) -
         tenant.groups[group.id.lower()] = group
     for group, raw in zip(groups, seed.get("groups") or [], strict=True):
         group.members = [member_id(tenant, str(ref)) for ref in raw.get("members") or []]
+    directory_roles.seed_roles(tenant, seed.get("directoryRoles") or [], member_id)
     return tenant, default_id or next(iter(tenant.apps.values())).client_id
 
 

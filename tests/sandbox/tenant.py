@@ -67,6 +67,22 @@ class Group:
 
 
 @dataclass
+class DirectoryRole:
+    """An activated directory role: its template, and its members (user or group object ids, in order)."""
+
+    id: str
+    display_name: str
+    role_template_id: str
+    description: str = ""
+    members: list[str] = field(default_factory=list)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A detached dict of the role."""
+        return {"id": self.id, "displayName": self.display_name, "roleTemplateId": self.role_template_id,
+                "description": self.description, "members": list(self.members)}  # fmt: skip
+
+
+@dataclass
 class Tenant:
     """All mutable directory state of the sandbox tenant."""
 
@@ -78,6 +94,7 @@ class Tenant:
     _by_upn: dict[str, str] = field(default_factory=dict)
     _history: list[Change] = field(default_factory=list)
     groups: dict[str, Group] = field(default_factory=dict)
+    roles: dict[str, DirectoryRole] = field(default_factory=dict)  # by lower-case role template id
     counter: int = 0  # monotonically increasing directory change counter (delta queries)
     delta_epoch: int = 0  # delta and skip tokens issued in an older epoch have expired
     _seq: int = 0
@@ -113,9 +130,10 @@ class Tenant:
         with self.lock:
             del self._users[user.id.lower()]
             del self._by_upn[user.upn.lower()]
-            for group in self.groups.values():
-                if user.id.lower() in group.members:
-                    group.members.remove(user.id.lower())
+            holders: list[Group | DirectoryRole] = [*self.groups.values(), *self.roles.values()]
+            for holder in holders:
+                if user.id.lower() in holder.members:
+                    holder.members.remove(user.id.lower())
             user.removed = (self.bump(), "deleted" if permanent else "changed")
             self._removed[user.id.lower()] = user
 
@@ -147,6 +165,10 @@ class Tenant:
         if user is None:
             raise user_not_found(ref)
         return user
+
+    def user_count(self) -> int:
+        """How many users the tenant has now (sizes the throttling tier; a dict length, no lock needed)."""
+        return len(self._users)
 
     def users(self) -> Iterator[User]:
         """Every user (call under the lock)."""

@@ -140,13 +140,35 @@ def test_deleting_the_default_with_other_methods_is_rejected(graph: httpx.Client
     )
 
 
-def test_deleting_the_only_method_clears_the_default(graph: httpx.Client, sandbox: Sandbox) -> None:
-    """The default may go when it is the only method; the user then has no default."""
+def test_the_default_phone_is_refused_even_as_the_last_method(graph: httpx.Client, sandbox: Sandbox) -> None:
+    """By default (default_phone_delete="refuse") the default phone can't be deleted, as the docs say,
+    even when it is the user's only method."""
+    response = graph.delete(f"{phones('mob@contoso.test')}/{MOBILE_ID}")
+
+    assert (response.status_code, error_code(response)) == (400, "badRequest")
+    assert "change default method" in response.json()["error"]["message"]
+    assert sandbox.user("mob@contoso.test")["phoneMethods"] == {"mobile": "+31 611111111"}
+
+
+def test_last_method_mode_lets_the_only_default_go(graph: httpx.Client, sandbox: Sandbox) -> None:
+    """With default_phone_delete="last-method" the default may go when it is the only method; the user
+    then has no default."""
+    sandbox.configure(default_phone_delete="last-method")
+
     response = graph.delete(f"{phones('mob@contoso.test')}/{MOBILE_ID}")
 
     assert response.status_code == 204
     assert sandbox.user("mob@contoso.test")["defaultMethod"] is None
     assert sandbox.user("mob@contoso.test")["phoneMethods"] == {}
+
+
+def test_last_method_mode_still_refuses_a_default_among_others(graph: httpx.Client, sandbox: Sandbox) -> None:
+    """The "last-method" choice keeps the documented rule while other methods exist."""
+    sandbox.configure(default_phone_delete="last-method")
+
+    response = graph.delete(f"{phones('full@contoso.test')}/{MOBILE_ID}")
+
+    assert (response.status_code, error_code(response)) == (400, "badRequest")
 
 
 def test_a_first_phone_becomes_the_default(graph: httpx.Client, sandbox: Sandbox) -> None:

@@ -56,12 +56,14 @@ def test_writes_have_their_own_budget(graph: httpx.Client) -> None:
 
 
 def test_every_response_reports_its_resource_units(graph: httpx.Client) -> None:
-    """GET user costs 2 RU, 1 with $select; method reads cost 1."""
+    """GET users costs 2 RU, 1 with $select; one user and method reads cost 1 (the table's "any other")."""
+    users = graph.get("/users")
+    selected = graph.get("/users", params={"$select": "id"})
     user = graph.get("/users/mob@contoso.test")
-    selected = graph.get("/users/mob@contoso.test", params={"$select": "id"})
     methods = graph.get(phones("mob@contoso.test"))
 
-    assert [r.headers["x-ms-resource-unit"] for r in (user, selected, methods)] == ["2", "1", "1"]
+    units = [r.headers["x-ms-resource-unit"] for r in (users, selected, user, methods)]
+    assert units == ["2", "1", "1", "1"]
 
 
 def test_batch_items_are_throttled_individually(graph: httpx.Client) -> None:
