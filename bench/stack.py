@@ -147,7 +147,9 @@ class Stack:
         latency_ms: float,
         throttle: bool,
         time_scale: float = 1.0,
+        record: Path | None = None,
     ) -> Sandbox:
+        """The Graph sandbox as a process; with *record*, it records its Graph traffic there (recorder.py)."""
         env_file = self.work / f"{name}.env"
         env_file.unlink(missing_ok=True)
         args = [
@@ -156,7 +158,10 @@ class Stack:
             "--latency-ms", str(latency_ms), "--throttle", "on" if throttle else "off",
             "--time-scale", str(time_scale),
         ]  # fmt: skip
-        proc = self.spawn(name, args, {**os.environ, "PYTHONPATH": str(ROOT)})
+        env = {k: v for k, v in os.environ.items() if k != "GRAPH_SANDBOX_RECORD"}  # no recording by default
+        if record is not None:
+            env["GRAPH_SANDBOX_RECORD"] = str(record)
+        proc = self.spawn(name, args, {**env, "PYTHONPATH": str(ROOT)})
         self.wait_for_file(env_file, proc, self.work / f"{name}.log", 120)
         return Sandbox(read_env_file(env_file), proc)
 

@@ -3,7 +3,8 @@
 # plays Microsoft Graph and Entra ID, and the local runner plays the Functions host.
 #   CLI check and plan -> CSV drop through the pipeline -> CLI apply of the same file (all unchanged,
 #   zero Graph writes) -> the rules that refuse -> undo.csv dropped back in restores the tenant ->
-#   ServiceNow request for one user -> nightly sync as a dry run.
+#   ServiceNow request for one user -> nightly sync as a dry run -> every Graph request the product sent
+#   judged against Graph's contract (tests/contract/check.py: batch shapes, headers, the SDK's models).
 # Exits non-zero if any of these does not hold.
 # DEMO_OUT: output directory (default demo-out, emptied first); PROVISIONING_LOG_LEVEL (debug, info,
 # warning, error): log level of the CLI, the local runner and its workers (tests/e2e/test_log_scan.py
@@ -44,7 +45,8 @@ wait_for() {  # FILE PID LOG
 
 step "Start Azurite, the Graph sandbox (demo tenant) and the local Functions runner (2 workers)"
 "$PY" -m tests.azurite start "$OUT/azurite"
-"$PY" -m tests.sandbox --port 0 --seed samples/demo-tenant.json --env-file "$ENV_FILE" \
+# The sandbox records every Graph request it answers (tests/sandbox/recorder.py) for the contract check.
+GRAPH_SANDBOX_RECORD="$OUT/graph-traffic.jsonl" "$PY" -m tests.sandbox --port 0 --seed samples/demo-tenant.json --env-file "$ENV_FILE" \
     --state-dir "$OUT/sandbox" >"$OUT/sandbox.log" 2>&1 &
 PIDS+=($!)
 wait_for "$ENV_FILE" "${PIDS[-1]}" "$OUT/sandbox.log"
@@ -96,7 +98,7 @@ PY
 step "Rules Graph enforces, explained before anything is sent"
 cli plan samples/rules.csv | grep -E "skip|failed|^line" || true
 
-step "Undo: drop the pipeline's undo.csv back in; the tenant is as it was"
+step "Undo: drop the pipeline's undo.csv back in; the tenant is as it was (a phone that became a user's default stays, with its reason)"
 JOB=$("$PY" -c "
 import os; from azure.storage.blob import BlobServiceClient; from provisioning.jobs import job_id_for_blob
 c=os.environ.get('PROVISIONING_INPUT_CONTAINER','provisioning-input')
@@ -121,5 +123,8 @@ stats --reset
 stats --expect-writes 0
 
 "$PY" scripts/sandbox_stats.py --state >"$OUT/tenant-final.json"
+
+step "Graph contract: every request the product sent, judged against Graph's rules and Microsoft's SDK models"
+"$PY" -m tests.contract.check "$OUT/graph-traffic.jsonl" --json "$OUT/graph-contract.json"
 
 step "Done: logs and reports in $OUT/"

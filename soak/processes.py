@@ -36,9 +36,12 @@ class Processes(Stack):
         proc.wait(timeout=10)
         self.procs = [p for p in self.procs if p[1] is not proc]
 
-    def soak_sandbox(self, seed: Path, *, time_scale: float) -> Sandbox:
-        """The Graph sandbox as a process (throttling on, windows shrunk by *time_scale*)."""
-        return self.sandbox("sandbox", seed, latency_ms=0.0, throttle=True, time_scale=time_scale)
+    def soak_sandbox(self, seed: Path, *, time_scale: float, record: Path) -> Sandbox:
+        """The Graph sandbox as a process (throttling on, windows shrunk by *time_scale*), recording its
+        Graph traffic into *record* for the contract check."""
+        return self.sandbox(
+            "sandbox", seed, latency_ms=0.0, throttle=True, time_scale=time_scale, record=record
+        )
 
     def host(self, env: Mapping[str, str]) -> dict[str, str]:
         """The local runner without queue workers (blob events and HTTP); its ready file."""

@@ -37,6 +37,7 @@ def summary_markdown(results: Mapping[str, Any]) -> str:
         f"({100 * graph['fault_share_of_requests']:.1f}%): {_pairs(graph['faults_by_kind'])}; "
         f"envelope faults {_pairs(graph['envelope_faults_by_kind'])}; "
         f"429s from the throttling limits {graph['throttled_by_limits']}",
+        f"- Graph contract: {_contract_line(graph.get('contract'))}",
         f"- storage: {storage['requests']} requests through the proxy; faults {_pairs(storage['faults_by_kind'])}",
         f"- kills: {kills['total']} SIGKILLs of workers, {kills['between_graph_write_and_outcome_write']} "
         "between a Graph write and the outcome write",
@@ -50,6 +51,17 @@ def summary_markdown(results: Mapping[str, Any]) -> str:
         lines.append(f"- failed rows (state checked: as before or as planned): {len(failed)}")
         lines += [f"  - line {row['line']}: {row['reason']}" for row in failed[:5]]
     return "\n".join(lines) + "\n"
+
+
+def _contract_line(contract: Mapping[str, Any] | None) -> str:
+    if not contract:
+        return "not checked"
+    line = (
+        f"{contract['requests']} requests, {contract['envelopes']} envelopes ({contract['parallel_inner']} "
+        f"parallel and {contract['sequential_inner']} sequential inner requests), {contract['violations']} violations"
+    )
+    worst = ", ".join(f"{v['count']} x {v['problem']}" for v in contract["distinct_violations"][:3])
+    return f"{line}: {worst}" if worst else line
 
 
 def _pairs(counts: Mapping[str, Any]) -> str:
@@ -69,6 +81,7 @@ def build_results(
     duplicates: list[dict[str, Any]],
     deliveries: dict[str, int],
     duration: float,
+    contract: dict[str, Any],
 ) -> dict[str, Any]:
     requests = int(stats.get("requests", 0))
     op_faults = {k: int(v) for k, v in stats.get("faults_by_kind", {}).items()}
@@ -93,6 +106,7 @@ def build_results(
             "fault_share_of_requests": round(sum(op_faults.values()) / requests, 4) if requests else 0.0,
             "throttled_by_limits": int(stats.get("throttled", 0)) - op_faults.get("429", 0),
             "by_status": stats.get("by_status", {}),
+            "contract": contract,  # tests/contract/check.py over the recorded traffic
         },
         "storage": {
             "requests": sum(c.get("requests", 0) for c in proxies.values()),
@@ -116,7 +130,10 @@ def build_results(
         "failed_rows": verdict.failed_rows[:50],
         "violations": verdict.by_invariant(),
         "violation_examples": [asdict(v) for v in verdict.violations[:30]],
-        "ok": verdict.ok and state == "completed",
+        "ok": verdict.ok
+        and state == "completed"
+        and contract["violations"] == 0
+        and contract["requests"] > 0,
     }
 
 

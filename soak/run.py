@@ -42,8 +42,10 @@ from soak.processes import ROOT, Processes, Sandbox, SoakError, tail
 from soak.results import build_results, summary_markdown
 from soak.storage_proxy import ProxyFaults, StorageProxy
 from tests.azurite import ACCOUNT, KEY, Azurite
+from tests.contract.check import as_json, check_file
 
 log = logging.getLogger("soak")
+TRAFFIC = "graph-traffic.jsonl"  # in the work dir: every Graph request the sandbox answered
 
 INPUT, STATE, REPORTS, QUEUE = "soak-input", "soak-state", "soak-reports", "soak-work"
 GRAPH_MIX = {"429": 2, "500": 2, "503": 2, "504": 2, "drop": 1, "timeout": 1, "slow": 2}
@@ -112,7 +114,9 @@ class Driver:
         with Processes(self.work) as procs:
             self.procs = procs
             storage = procs.azurite_server()
-            sandbox = procs.soak_sandbox(self.work / "seed.json", time_scale=config.time_scale)
+            sandbox = procs.soak_sandbox(
+                self.work / "seed.json", time_scale=config.time_scale, record=self.work / TRAFFIC
+            )
             initial = sandbox.users()
             with (
                 StorageProxy(storage.blob_port, config.storage, seed=config.seed, name="blob") as blob,
@@ -382,9 +386,10 @@ class Driver:
             attempts += ev.attempts_of(path.stem, events)
             poison += sum(1 for e in events if e.get("ev") == "start" and e.get("fn") == ev.POISON_FUNCTION)
         kills = ev.attribute_kills(self.kills, attempts, self.chunk_users, history)
+        contract = as_json(check_file(self.work / TRAFFIC))  # every Graph request the workers sent
         return build_results(
             self.config, job_id, state, rows, windows, verdict, sandbox.stats(), proxies, kills,
-            self.duplicates, ev.deliveries(attempts, poison), duration,
+            self.duplicates, ev.deliveries(attempts, poison), duration, contract,
         )  # fmt: skip
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from tests.contract.check import Report as ContractReport
+from tests.contract.check import check_file
 from tests.sandbox import Sandbox, SandboxConfig
+from tests.sandbox.recorder import ENV_RECORD
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -71,3 +76,61 @@ def storage_connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         yield server.connection_string
     finally:
         azurite.stop(process)
+
+
+# The Graph contract check (tests/contract/check.py): every sandbox started in this session (in-process or
+# a child process) records each Graph request into one file, judged when the session ends. A violation
+# fails the run; so does an empty recording once a test that drives the product end to end has passed.
+_PRODUCT_TESTS = ("tests/e2e/", "tests/pipeline/", "tests/soak/")
+
+
+@dataclass
+class _Contract:
+    path: Path
+    product_tests: int = 0
+    report: ContractReport | None = None
+    failure: str = ""
+
+
+_contract: list[_Contract] = []  # one per session (a list, so the hooks below need no `global`)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    given = os.environ.get(ENV_RECORD, "").strip()
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="graph-contract-")) / "recording.jsonl"
+    os.environ[ENV_RECORD] = str(path)
+    _contract[:] = [_Contract(path)]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if _contract and report.when == "call" and report.passed and report.nodeid.startswith(_PRODUCT_TESTS):
+        _contract[0].product_tests += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _contract:
+        return
+    state = _contract[0]
+    if state.path.is_file():
+        state.report = check_file(state.path)
+    requests = state.report.requests if state.report else 0
+    if state.report and state.report.violation_count:
+        state.failure = f"Graph contract: {state.report.violation_count} violations (recording: {state.path})"
+    elif state.product_tests and requests == 0:
+        state.failure = (
+            f"Graph contract: no product request recorded in {state.path} though product tests passed"
+        )
+    if state.failure:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _contract:
+        return
+    state = _contract[0]
+    if state.report is not None:
+        terminalreporter.write_line(state.report.summary())
+        for line in state.report.details():
+            terminalreporter.write_line(line)
+    if state.failure:
+        terminalreporter.write_line(state.failure, red=True)

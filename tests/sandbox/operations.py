@@ -101,7 +101,8 @@ def disable_sms(call: Call, user: User) -> Reply:
 
 
 def list_methods(call: Call, user: User) -> Reply:
-    return _collection(call.context("authentication/methods"), all_methods_json(user))
+    version = "beta" if call.metadata.endswith("/beta/$metadata") else "v1.0"
+    return _collection(call.context("authentication/methods"), all_methods_json(user, version))
 
 
 def _email_registered(user: User, method_id: str) -> None:

@@ -118,6 +118,9 @@ _GROUPS: dict[tuple[str, ...], Endpoint] = {
 }
 
 
+_CAST_ALIAS = "microsoft.graph."
+
+
 @dataclass(frozen=True)
 class Route:
     """A resolved Graph URL."""
@@ -147,7 +150,11 @@ def resolve(method: str, rest: str, version: str, *, in_batch: bool = False) -> 
 
     A beta-only endpoint under v1.0 is 400 directly and 405 inside a v1.0 ``$batch`` (graph-api.md 6).
     """
-    segments = [s for s in rest.split("/") if s != ""]
+    # Graph's $metadata declares the alias "graph" for the namespace "microsoft.graph" (Schema Alias), and
+    # the SDK's cast builders write it (``transitiveMembers/graph.user``): both spellings are one segment.
+    segments = [
+        _CAST_ALIAS + s[len("graph.") :] if s.startswith("graph.") else s for s in rest.split("/") if s != ""
+    ]
     if not segments:
         raise _no_segment(rest)
     head = segments[0]
