@@ -26,6 +26,10 @@ def test_a_short_soak_loses_nothing_and_ends_every_row_as_planned(tmp_path: Path
     assert results["violations"] == dict.fromkeys(results["violations"], 0), results["violation_examples"]
     assert results["job"]["state"] == "completed"
     assert results["ok"]
+    contract = results["graph"]["contract"]  # every Graph request the workers sent, judged (check.py)
+    assert contract["violations"] == 0, contract["distinct_violations"]
+    assert contract["requests"] > 0
+    assert contract["envelopes"] > 0
     # A row may fail only where the product gave up after all its retries (Graph down for that request
     # six times running: about 1 in 5,000 rows at these fault rates); its state is checked above.
     assert all(GAVE_UP.search(row["reason"]) for row in results["failed_rows"]), results["failed_rows"]
