@@ -54,6 +54,7 @@ from bench.stack import (
     stop_all,
 )
 from provisioning.csv_input import ReaderLimits, iter_rows, scan_csv
+from tests.sandbox.throttle import TIER_UNITS, tier_for
 
 PHONE_KINDS = ("mobile", "alternateMobile", "office", "email")
 WARM_S = 5.0  # after the runner is ready: its worker processes import and start polling
@@ -340,7 +341,8 @@ def bench_ceiling(args: argparse.Namespace) -> None:
         if write_cap != 3000:
             sandbox.control("POST", "config", {"writes": write_cap})
         config = sandbox.control("GET", "config")
-        pacing = pacer_env(args, (write_cap / window, 5000 / (10.0 / scale)))
+        units = TIER_UNITS[tier_for(len(data.seed["users"]))]  # the sandbox's "auto" tier for this tenant
+        pacing = pacer_env(args, (write_cap / window, units / (10.0 / scale)))
         env = pipeline_env(sandbox, connection, work / "inv.jsonl", pacing)
         run = PipelineRun(connection, stack.runner("runner", env, workers=args.workers))
         time.sleep(WARM_S)
@@ -406,7 +408,7 @@ def bench_ceiling(args: argparse.Namespace) -> None:
     parameters = {
         "rows": rows, "writes_needed": needed, "dataset": data.describe(), "workers": args.workers,
         "sandbox": {"latency_ms": args.latency_ms, "throttle": "on", "time_scale": scale,
-                    "write_quota": f"{write_cap} per {window:g} s", "ru_quota": f"5000 per {10 / scale:g} s",
+                    "write_quota": f"{write_cap} per {window:g} s", "ru_quota": f"{units} per {10 / scale:g} s",
                     "config": config},
         "quota_writes_per_s": quota,
         "pipeline_env": pacing or "project defaults",
