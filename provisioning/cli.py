@@ -1,6 +1,8 @@
-"""The admin CLI: ``check`` (offline), ``plan`` (reads the tenant, writes nothing) and ``apply``.
+"""The admin CLI: ``check`` (offline), ``plan`` (reads the tenant, writes nothing), ``apply``, and
+``conformance`` (the conformance kit, docs/conformance.md).
 
 Exit codes: 0 every row fine; 1 some rows invalid or failed; 2 the file or the settings were rejected.
+``conformance``: 0 the user was restored; 1 it was not; 2 preflight or the settings refused the run.
 """
 
 from __future__ import annotations
@@ -52,11 +54,14 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     out, err = out or sys.stdout, err or sys.stderr
     args = _parser().parse_args(argv)
     try:
-        if args.env_file:
-            _load_env_file(Path(args.env_file))
+        env_file = args.env_file or getattr(args, "conformance_env_file", None)
+        if env_file:
+            _load_env_file(Path(env_file))
         configure_logging(args.log_level, default="warning", stream=err, fmt=_LOG_FORMAT)
         if args.command == "check":
             return _check(args, out, err)
+        if args.command == "conformance":
+            return _conformance(args, out, err)
         return _run(args, out, err)
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=err)
@@ -87,7 +92,20 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("--report-dir", required=True)
     for sub in (plan, apply):
         sub.add_argument("--concurrency", type=int, help="users in flight at once (default from settings)")
+    _add_conformance_parser(commands)
     return parser
+
+
+def _add_conformance_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    kit = commands.add_parser(
+        "conformance", help="run the conformance scenario on one dedicated test user (docs/conformance.md)"
+    )
+    # Its own dest: a subparser default would overwrite the global --env-file given before the command.
+    kit.add_argument("--env-file", dest="conformance_env_file", help="as the global --env-file")
+    kit.add_argument("--user", required=True, help="UPN of a test user holding only a password, no role")
+    kit.add_argument("--out", default="conformance-out", help="recording.json, diff.txt, diff.json go here")
+    kit.add_argument("--against-recording", help="reference recording (default: the sandbox's, if present)")
+    kit.add_argument("--write-recording", help="also write the recording here, as a reference")
 
 
 def _load_env_file(path: Path) -> None:
@@ -137,6 +155,20 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(check_output.render_check(parsed, args.format))
     out.write("\n")
     return check_output.check_exit_code(parsed)
+
+
+def _conformance(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from provisioning.conformance import run_command  # imports msal/httpx only when Graph is needed
+
+    return run_command(
+        Settings.from_env(os.environ),
+        args.user,
+        Path(args.out),
+        Path(args.against_recording) if args.against_recording else None,
+        Path(args.write_recording) if args.write_recording else None,
+        out,
+        err,
+    )
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

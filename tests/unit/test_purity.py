@@ -28,6 +28,9 @@ PURE_MODULES = [
     "undo.py",
     "writes.py",
     "spreadsheet.py",
+    "conformance_record.py",
+    "conformance_restore.py",
+    "conformance_steps.py",
 ]
 FORBIDDEN = {"httpx", "tenacity", "azure", "os", "time", "logging", "msal", "socket"}
 
