@@ -163,7 +163,8 @@ class Driver:
         """Kill, duplicate and cut storage at seeded progress points until the job completes."""
         config = self.config
         blobs = BlobServiceClient.from_connection_string(connection).get_container_client(STATE)
-        kill_at = sorted(0.9 * (i + self.rng.random()) / config.kills for i in range(config.kills))
+        # Kills spread over the first 75 % of the job: near its end few chunks are in flight to aim at.
+        kill_at = sorted(0.75 * (i + self.rng.random()) / config.kills for i in range(config.kills))
         dup_at = sorted(self.rng.random() * 0.9 for _ in range(config.duplicates))
         outage_at = sorted(0.15 + 0.7 * self.rng.random() for _ in range(config.outages))
         work_queue = build_queue(self._direct_settings(connection), QUEUE)
