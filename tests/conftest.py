@@ -18,7 +18,8 @@ from tests.sandbox.recorder import ENV_RECORD
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
-SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
+# The community script's sample CSV (copied unchanged from the shared fixtures; the repo needs nothing beside it).
+SEED_CSV = ROOT / "tests" / "data" / "csv" / "fixture-seed-AuthMethodsImport.csv"
 
 # Property tests are repeatable by default (the same examples on every run, as CI needs) and keep no
 # example database; HYPOTHESIS_PROFILE=explore draws fresh examples and remembers failures locally.

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from provisioning.cli import main
-from tests.conftest import SAMPLES, SHARED_FIXTURES
+from tests.conftest import SAMPLES, SEED_CSV
 from tests.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
@@ -167,9 +167,7 @@ def test_seed_script_file_is_applied_as_is(sandbox_state_dir, monkeypatch, tmp_p
         for key, value in sb.env.items():
             monkeypatch.setenv(key, value)
 
-        code, _, err = run(
-            "apply", str(SHARED_FIXTURES / "seed-AuthMethodsImport.csv"), "--report-dir", str(tmp_path)
-        )
+        code, _, err = run("apply", str(SEED_CSV), "--report-dir", str(tmp_path))
 
         assert code == 0, err
         assert sb.user("johny.bravo@identity-man.eu")["phoneMethods"] == {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -15,8 +14,8 @@ from hypothesis import strategies as st
 from provisioning.csv_input import ParsedFile, ReaderLimits, parse_csv
 from provisioning.csv_records import ColumnMap, map_columns, parse_record
 from provisioning.models import DefaultMethod, DesiredRow, MethodKind, SmsSignIn
+from tests.conftest import SEED_CSV
 
-SEED = Path(__file__).parents[2].parent / "shared" / "fixtures" / "seed-AuthMethodsImport.csv"
 MOBILE, ALT, OFFICE, EMAIL = (
     MethodKind.MOBILE,
     MethodKind.ALTERNATE_MOBILE,
@@ -53,7 +52,7 @@ def columns(header: str) -> ColumnMap:
 
 def test_seed_fixture_is_accepted_with_normalised_numbers():
     """The sample shipped with the PowerShell script parses as is, trunk zeros stripped."""
-    parsed = parse_csv(SEED.read_bytes(), source=SEED.name)
+    parsed = parse_csv(SEED_CSV.read_bytes(), source=SEED_CSV.name)
 
     assert parsed.accepted
     assert parsed.file_errors == parsed.warnings == ()

@@ -18,7 +18,6 @@ import pytest
 from provisioning import cli
 from provisioning.check import render_check
 from provisioning.csv_input import ParsedFile, ReaderLimits, parse_csv
-from tests.conftest import SHARED_FIXTURES
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "csv"
 MANIFEST: dict[str, Any] = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -166,15 +165,6 @@ def test_every_entry_has_exactly_one_kind_of_expectation():
     """An entry expects a file error, or rows, or a summary: never two, never none."""
     for entry in [*FILES.values(), *GENERATED.values()]:
         assert sum(key in entry for key in ("file_error", "rows", "summary")) == 1, entry["about"]
-
-
-def test_the_seed_fixture_copy_is_byte_for_byte_the_shared_one():
-    """The corpus holds the community script's sample unchanged, so CI needs nothing outside the repo."""
-    shared = SHARED_FIXTURES / "seed-AuthMethodsImport.csv"
-    if not shared.exists():
-        pytest.skip(f"{shared} is not on this machine")
-
-    assert (CORPUS / "fixture-seed-AuthMethodsImport.csv").read_bytes() == shared.read_bytes()
 
 
 # --- Each file ----------------------------------------------------------------------------------
