@@ -39,7 +39,7 @@ def build_graph(
     endpoint is first called on the first Graph request. With *pacer*, every request waits for
     its budget and reports 429s and limit percentages to it (``SingleRequestPacing``).
     """
-    http, on_close = _build_http(settings, transport=transport, sleep=sleep, tokens=tokens)
+    http, on_close = build_http(settings, transport=transport, sleep=sleep, tokens=tokens)
     if pacer is not None:
         SingleRequestPacing(pacer).install(http)
     retrying = graph_retrying(attempts=settings.max_attempts, sleep=sleep)
@@ -86,7 +86,7 @@ def build_graph_stack(
     """``GraphClient`` and ``BatchSender`` sharing one HTTP client, token provider and *pacer*
     (built from *settings* when not given). Build once per process; both are thread-safe."""
     pacer = pacer or build_pacer(settings, sleep=sleep)
-    http, on_close = _build_http(settings, transport=transport, sleep=sleep, tokens=tokens)
+    http, on_close = build_http(settings, transport=transport, sleep=sleep, tokens=tokens)
     SingleRequestPacing(pacer).install(http)  # skips $batch envelopes: the sender paces those itself
     retrying = graph_retrying(attempts=settings.max_attempts, sleep=sleep)
     graph = GraphClient(http, retrying, graph_root=settings.graph_root, on_close=on_close)
@@ -101,14 +101,16 @@ def build_graph_stack(
     return GraphStack(graph, batch, pacer)
 
 
-def _build_http(
+def build_http(
     settings: Settings,
     *,
     transport: httpx.BaseTransport | None,
     sleep: Callable[[float], None],
     tokens: TokenSource | None,
+    user_agent: str = USER_AGENT,
 ) -> tuple[httpx.Client, Callable[[], None] | None]:
-    """The one HTTP client for Graph, and what closes the token provider built for it (if any)."""
+    """The one HTTP client for Graph, and what closes the token provider built for it (if any).
+    *user_agent*: the conformance kit names itself apart from the product (tests/contract/check.py)."""
     on_close: Callable[[], None] | None = None
     if tokens is None:
         provider = build_token_provider(settings, sleep=sleep)
@@ -129,7 +131,7 @@ def _build_http(
         verify=verify,
         http2=False,
         limits=limits,
-        headers={"User-Agent": USER_AGENT},
+        headers={"User-Agent": user_agent},
         transport=transport,
         follow_redirects=False,
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,8 @@ import httpx
 
 from provisioning import conformance_record as record
 from provisioning import conformance_steps as steps
-from provisioning.auth import BearerAuth, TokenSource, build_token_provider
+from provisioning.auth import TokenSource
+from provisioning.bootstrap import build_http
 from provisioning.conformance_restore import Preflight, restore
 from provisioning.conformance_steps import BatchStep, Step
 from provisioning.errors import ConfigurationError
@@ -116,7 +116,9 @@ def run_conformance(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Outcome:
     """Preflight (reads only), then the scenario, then restore in ``finally``; see docs/conformance.md."""
-    http, close_tokens = _http(settings, transport, tokens, sleep)
+    http, close_tokens = build_http(
+        settings, transport=transport, sleep=sleep, tokens=tokens, user_agent=USER_AGENT
+    )
     try:
         probe = Probe(http, settings.graph_root, upn, sleep)
         preflight = _preflight(probe, mask_user(upn))
@@ -216,30 +218,6 @@ def run_command(
         print(f"restore failed: {outcome.problem}", file=err)
         return EXIT_NOT_RESTORED
     return EXIT_OK
-
-
-def _http(
-    settings: Settings,
-    transport: httpx.BaseTransport | None,
-    tokens: TokenSource | None,
-    sleep: Callable[[float], None],
-) -> tuple[httpx.Client, Callable[[], None] | None]:
-    close: Callable[[], None] | None = None
-    if tokens is None:
-        provider = build_token_provider(settings, sleep=sleep)
-        tokens, close = provider, provider.close
-    verify: ssl.SSLContext | bool = (
-        ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else True
-    )
-    http = httpx.Client(
-        auth=BearerAuth(tokens),
-        timeout=settings.http_timeout,
-        verify=verify,
-        headers={"User-Agent": USER_AGENT},
-        transport=transport,
-        follow_redirects=False,
-    )
-    return http, close
 
 
 def _json(response: httpx.Response) -> object:

@@ -69,6 +69,22 @@ class Route:
 _U = "/users/{user}"
 _A = f"{_U}/authentication"
 _M = "models."
+
+
+def _method_routes(collection: str, model: str) -> tuple[Route, ...]:
+    """List, create, get, update and delete of one method kind (``phoneMethods``, ``emailMethods``).
+    The update doc's text says the object is returned, its example shows an empty 204 (graph-api.md 2)."""
+    module, _, name = model.partition(":")
+    item, listing = _M + model, f"{_M}{module}_collection_response:{name}CollectionResponse"
+    return (
+        Route("GET", f"{_A}/{collection}", NO_BODY, listing),
+        Route("POST", f"{_A}/{collection}", item, item),
+        Route("GET", f"{_A}/{collection}/{{id}}", NO_BODY, item),
+        Route("PATCH", f"{_A}/{collection}/{{id}}", item, item, optional=True),
+        Route("DELETE", f"{_A}/{collection}/{{id}}", NO_BODY, NO_BODY),
+    )
+
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/users", NO_BODY, _M + "user_collection_response:UserCollectionResponse"),
     Route("POST", "/users", _M + "user:User", _M + "user:User"),
@@ -80,25 +96,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"{_A}/methods", NO_BODY,
           _M + "authentication_method_collection_response:AuthenticationMethodCollectionResponse"),
     Route("GET", f"{_A}/methods/{{id}}", NO_BODY, _M + "authentication_method:AuthenticationMethod"),
-    Route("GET", f"{_A}/phoneMethods", NO_BODY,
-          _M + "phone_authentication_method_collection_response:PhoneAuthenticationMethodCollectionResponse"),
-    Route("POST", f"{_A}/phoneMethods", _M + "phone_authentication_method:PhoneAuthenticationMethod",
-          _M + "phone_authentication_method:PhoneAuthenticationMethod"),
-    Route("GET", f"{_A}/phoneMethods/{{id}}", NO_BODY, _M + "phone_authentication_method:PhoneAuthenticationMethod"),
-    # The update doc's text says the object is returned, its example shows an empty 204 (graph-api.md 2).
-    Route("PATCH", f"{_A}/phoneMethods/{{id}}", _M + "phone_authentication_method:PhoneAuthenticationMethod",
-          _M + "phone_authentication_method:PhoneAuthenticationMethod", optional=True),
-    Route("DELETE", f"{_A}/phoneMethods/{{id}}", NO_BODY, NO_BODY),
+    *_method_routes("phoneMethods", "phone_authentication_method:PhoneAuthenticationMethod"),
     Route("POST", f"{_A}/phoneMethods/{{id}}/enableSmsSignIn", EMPTY, NO_BODY),
     Route("POST", f"{_A}/phoneMethods/{{id}}/disableSmsSignIn", EMPTY, NO_BODY),
-    Route("GET", f"{_A}/emailMethods", NO_BODY,
-          _M + "email_authentication_method_collection_response:EmailAuthenticationMethodCollectionResponse"),
-    Route("POST", f"{_A}/emailMethods", _M + "email_authentication_method:EmailAuthenticationMethod",
-          _M + "email_authentication_method:EmailAuthenticationMethod"),
-    Route("GET", f"{_A}/emailMethods/{{id}}", NO_BODY, _M + "email_authentication_method:EmailAuthenticationMethod"),
-    Route("PATCH", f"{_A}/emailMethods/{{id}}", _M + "email_authentication_method:EmailAuthenticationMethod",
-          _M + "email_authentication_method:EmailAuthenticationMethod", optional=True),
-    Route("DELETE", f"{_A}/emailMethods/{{id}}", NO_BODY, NO_BODY),
+    *_method_routes("emailMethods", "email_authentication_method:EmailAuthenticationMethod"),
     Route("GET", f"{_A}/passwordMethods", NO_BODY,
           _M + "password_authentication_method_collection_response:PasswordAuthenticationMethodCollectionResponse"),
     Route("GET", f"{_A}/passwordMethods/{{id}}", NO_BODY,
@@ -112,11 +113,6 @@ ROUTES: tuple[Route, ...] = (
           _M + "group_collection_response:GroupCollectionResponse"),
     Route("GET", f"{_U}/transitiveMemberOf/microsoft.graph.directoryRole", NO_BODY,
           _M + "directory_role_collection_response:DirectoryRoleCollectionResponse"),
-    # The SDK's own cast builders write the CSDL namespace alias (graph.user) instead of microsoft.graph.user.
-    Route("GET", f"{_U}/transitiveMemberOf/graph.group", NO_BODY,
-          _M + "group_collection_response:GroupCollectionResponse"),
-    Route("GET", f"{_U}/transitiveMemberOf/graph.directoryRole", NO_BODY,
-          _M + "directory_role_collection_response:DirectoryRoleCollectionResponse"),
     Route("GET", "/groups/{id}", NO_BODY, _M + "group:Group"),
     Route("GET", "/groups/{id}/members", NO_BODY,
           _M + "directory_object_collection_response:DirectoryObjectCollectionResponse"),
@@ -125,9 +121,6 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/groups/{id}/transitiveMembers", NO_BODY,
           _M + "directory_object_collection_response:DirectoryObjectCollectionResponse"),
     Route("GET", "/groups/{id}/transitiveMembers/microsoft.graph.user", NO_BODY,
-          _M + "user_collection_response:UserCollectionResponse"),
-    Route("GET", "/groups/{id}/members/graph.user", NO_BODY, _M + "user_collection_response:UserCollectionResponse"),
-    Route("GET", "/groups/{id}/transitiveMembers/graph.user", NO_BODY,
           _M + "user_collection_response:UserCollectionResponse"),
 )  # fmt: skip
 BATCH = "/$batch"
@@ -207,7 +200,10 @@ def model_class(version: str, model: str) -> Any:
 
 
 def _shape(path: str) -> tuple[str, ...]:
-    segments = [s for s in path.partition("?")[0].split("/") if s]
+    # The SDK's cast builders write the CSDL namespace alias (graph.user) for microsoft.graph.user.
+    segments = [
+        "microsoft." + s if s.startswith("graph.") else s for s in path.partition("?")[0].split("/") if s
+    ]
     if segments and _USER_KEY.match(segments[0]):
         segments[:1] = ["users", "{user}"]
     return tuple(segments)
