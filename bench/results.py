@@ -38,7 +38,10 @@ def commit() -> dict[str, Any]:
         return {"commit": snapshot, "head": snapshot, "dirty": False, "dirty_paths_outside_bench": [],
                 "source": "git archive of that commit, with the working tree's bench/"}  # fmt: skip
     head = _git("rev-parse", "--short", "HEAD") or "unknown"
-    changed = [line[3:] for line in _git("status", "--porcelain").splitlines() if line.strip()]
+    # bench/results/ is this run's own output (an earlier benchmark of `all` wrote there): not a change
+    # to what is measured.
+    status = _git("status", "--porcelain").splitlines()
+    changed = [line[3:] for line in status if line.strip() and not line[3:].startswith("bench/results/")]
     outside = [p for p in changed if not p.startswith("bench/")]
     label = head + (" dirty" if changed else "")
     return {"commit": label, "head": head, "dirty": bool(changed), "dirty_paths_outside_bench": outside}
