@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "bench" / "results")
 
 
-def _git(*args: str) -> str:
+def _git(*args: str, strip: bool = True) -> str:
     try:
         done = subprocess.run(  # noqa: S603 - fixed git arguments
             ["git", *args],  # noqa: S607 - git from PATH
@@ -28,7 +28,23 @@ def _git(*args: str) -> str:
         )
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    return done.stdout.strip()
+    return done.stdout.strip() if strip else done.stdout
+
+
+def changed_paths(porcelain_z: str) -> list[str]:
+    """The paths in ``git status --porcelain -z`` output (a rename's entry names the new path)."""
+    entries = porcelain_z.split("\0")
+    paths: list[str] = []
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        paths.append(entry[3:])
+        if entry[0] in "RC":
+            i += 1  # the rename's source path follows as its own entry
+    return paths
 
 
 def commit() -> dict[str, Any]:
@@ -40,8 +56,11 @@ def commit() -> dict[str, Any]:
     head = _git("rev-parse", "--short", "HEAD") or "unknown"
     # bench/results/ is this run's own output (an earlier benchmark of `all` wrote there): not a change
     # to what is measured.
-    status = _git("status", "--porcelain").splitlines()
-    changed = [line[3:] for line in status if line.strip() and not line[3:].startswith("bench/results/")]
+    changed = [
+        p
+        for p in changed_paths(_git("status", "--porcelain", "-z", strip=False))
+        if not p.startswith("bench/results/")
+    ]
     outside = [p for p in changed if not p.startswith("bench/")]
     label = head + (" dirty" if changed else "")
     return {"commit": label, "head": head, "dirty": bool(changed), "dirty_paths_outside_bench": outside}
