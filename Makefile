@@ -34,6 +34,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # Azurite is started here for the whole test run (the storage tests never mock the SDKs) and stopped
 # whatever pytest's result; the tests start their own Graph sandboxes in-process.

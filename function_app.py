@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from provisioning.functions import api, csv_drop, nightly, worker
-from provisioning.log_setup import configure_host_logging
+from provisioning.entrypoints.functions import api, csv_drop, nightly, worker
+from provisioning.entrypoints.logging_setup import configure_host_logging
 
 configure_host_logging()  # before any trigger runs: every log record of the worker is redacted
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)

@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import httpx
 
-from provisioning.auth import build_token_provider
+from provisioning.graph.auth import build_token_provider
 from provisioning.settings import Settings
 
 # The script's order; the CSV column holding each type's value.

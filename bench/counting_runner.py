@@ -1,4 +1,4 @@
-"""``python -m bench.counting_runner``: ``python -m provisioning.local`` with every function call counted.
+"""``python -m bench.counting_runner``: ``python -m provisioning.entrypoints.local`` with every function call counted.
 
 Same arguments as the local runner. Each call of a triggered function (blob, queue, poison, HTTP) is
 appended as one JSON line to the file named by ``BENCH_INVOCATIONS``: function, trigger kind, success,
@@ -21,8 +21,8 @@ from typing import Any
 
 import azure.functions as func
 
-from provisioning.local import runner
-from provisioning.local.host import Function
+from provisioning.entrypoints.local import runner
+from provisioning.entrypoints.local.host import Function
 
 _lock = threading.Lock()
 
@@ -80,6 +80,6 @@ setattr(runner, "index", _counting_index)  # noqa: B010 - the runner module's ow
 runner.LocalRunner.spawn_worker = _spawn_worker  # type: ignore[method-assign]
 
 if __name__ == "__main__":
-    from provisioning.local.__main__ import main
+    from provisioning.entrypoints.local.__main__ import main
 
     raise SystemExit(main())

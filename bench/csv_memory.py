@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from provisioning.csv_input import ReaderLimits, iter_rows, scan_csv
+from provisioning.csv_input.reader import ReaderLimits, iter_rows, scan_csv
 
 CHUNK = 1 << 20
 

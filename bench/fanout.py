@@ -1,6 +1,6 @@
 """``python -m bench.fanout CONTAINER BLOB --out FILE``: the CSV drop's fan-out alone, in its own process.
 
-Calls ``provisioning.pipeline.fan_out_blob`` exactly as the blob trigger does (settings from the
+Calls ``provisioning.use_cases.pipeline.fan_out_blob`` exactly as the blob trigger does (settings from the
 environment: ``PROVISIONING_STORAGE``, ``PROVISIONING_MAX_FILE_BYTES``, ...), with no workers running,
 and writes JSON: wall time, the job id, this process's peak RSS (``ru_maxrss``, KiB on Linux) and a
 sampled RSS timeline (``/proc/self/status`` every 0.5 s).
@@ -49,8 +49,8 @@ def main() -> None:
             samples.append((round(time.monotonic() - start, 1), _rss_kib()))
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    from provisioning.app_services import build_services
-    from provisioning.pipeline import fan_out_blob
+    from provisioning.entrypoints.wiring import build_services
+    from provisioning.use_cases.pipeline import fan_out_blob
 
     services = build_services(os.environ)
     imported_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -53,7 +53,7 @@ from bench.stack import (
     pipeline_env,
     stop_all,
 )
-from provisioning.csv_input import ReaderLimits, iter_rows, scan_csv
+from provisioning.csv_input.reader import ReaderLimits, iter_rows, scan_csv
 from tests.sandbox.throttle import TIER_UNITS, tier_for
 
 PHONE_KINDS = ("mobile", "alternateMobile", "office", "email")

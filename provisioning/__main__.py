@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from provisioning.cli import main
+from provisioning.entrypoints.cli import main
 
 try:
     code = main()

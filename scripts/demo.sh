@@ -59,7 +59,7 @@ PROVISIONING_DEFAULT_REGION=NL
 PROVISIONING_SYNC_SCHEDULE="0 0 2 * * *"
 PROVISIONING_SYNC_DRY_RUN=true
 set +a
-"$PY" -m provisioning.local --port 0 --workers 2 --ready-file "$RUNNER_READY" >"$OUT/runner.log" 2>&1 &
+"$PY" -m provisioning.entrypoints.local --port 0 --workers 2 --ready-file "$RUNNER_READY" >"$OUT/runner.log" 2>&1 &
 PIDS+=($!)
 wait_for "$RUNNER_READY" "${PIDS[-1]}" "$OUT/runner.log"
 echo "sandbox at $SANDBOX_URL; runner at $("$PY" -c 'import json,os;print(json.load(open(os.environ["RUNNER_READY"]))["url"])')"
@@ -100,7 +100,7 @@ cli plan samples/rules.csv | grep -E "skip|failed|^line" || true
 
 step "Undo: drop the pipeline's undo.csv back in; the tenant is as it was (a phone that became a user's default stays, with its reason)"
 JOB=$("$PY" -c "
-import os; from azure.storage.blob import BlobServiceClient; from provisioning.jobs import job_id_for_blob
+import os; from azure.storage.blob import BlobServiceClient; from provisioning.storage.jobs import job_id_for_blob
 c=os.environ.get('PROVISIONING_INPUT_CONTAINER','provisioning-input')
 b=BlobServiceClient.from_connection_string(os.environ['PROVISIONING_STORAGE']).get_blob_client(c,'users.csv')
 print(job_id_for_blob(c,'users.csv',b.get_blob_properties().etag))")

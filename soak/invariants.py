@@ -26,8 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioning.csv_input import parse_csv
-from provisioning.models import (
+from provisioning.core.models import (
     ALL_KINDS,
     PHONE_KINDS,
     AddEmail,
@@ -45,7 +44,8 @@ from provisioning.models import (
     UpdatePhone,
     method_key,
 )
-from provisioning.planner import plan
+from provisioning.core.planner import plan
+from provisioning.csv_input.reader import parse_csv
 
 INVARIANTS = (
     "row_outcomes",

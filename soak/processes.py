@@ -46,7 +46,7 @@ class Processes(Stack):
     def host(self, env: Mapping[str, str]) -> dict[str, str]:
         """The local runner without queue workers (blob events and HTTP); its ready file."""
         ready = self.work / "host.ready.json"
-        args = [sys.executable, "-m", "provisioning.local", "--port", "0", "--no-queues",
+        args = [sys.executable, "-m", "provisioning.entrypoints.local", "--port", "0", "--no-queues",
                 "--ready-file", str(ready), "--log-level", "warning"]  # fmt: skip
         proc = self.spawn("host", args, env)
         self.wait_for_file(ready, proc, self.work / "host.log", 120)

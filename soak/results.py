@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provisioning.models import DesiredRow
+from provisioning.core.models import DesiredRow
 from soak.invariants import Verdict
 
 if TYPE_CHECKING:

@@ -30,11 +30,11 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient
 
-from provisioning.csv_input import parse_csv
-from provisioning.job_records import ChunkMessage, encode_message, job_blob, progress_blob, split_chunks
-from provisioning.jobs import job_id_for_blob
-from provisioning.models import DesiredRow
-from provisioning.storage import StorageSettings, build_queue, ensure_resources
+from provisioning.core.job_records import ChunkMessage, encode_message, job_blob, progress_blob, split_chunks
+from provisioning.core.models import DesiredRow
+from provisioning.csv_input.reader import parse_csv
+from provisioning.storage.account import StorageSettings, build_queue, ensure_resources
+from provisioning.storage.jobs import job_id_for_blob
 from soak import events as ev
 from soak import invariants
 from soak.dataset import generate

@@ -1,4 +1,4 @@
-"""``python -m soak.worker --events FILE``: one queue worker process, as ``provisioning.local --role worker``
+"""``python -m soak.worker --events FILE``: one queue worker process, as ``provisioning.entrypoints.local --role worker``
 runs it, that also records what it is doing so the soak's driver can attribute a SIGKILL.
 
 Each line of FILE is a JSON event, written with one ``write`` and flushed before the step it announces:
@@ -23,10 +23,10 @@ from typing import Any
 
 import azure.functions as func
 
-from provisioning.app_services import Services, services
-from provisioning.local.host import Function
-from provisioning.local.runner import run_worker
-from provisioning.models import Outcome
+from provisioning.core.models import Outcome
+from provisioning.entrypoints.local.host import Function
+from provisioning.entrypoints.local.runner import run_worker
+from provisioning.entrypoints.wiring import Services, services
 
 
 class EventLog:

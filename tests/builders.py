@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from provisioning.models import (
+from provisioning.core.models import (
     Action,
     CurrentMethods,
     Decision,
@@ -17,7 +17,7 @@ from provisioning.models import (
     Plan,
     Subject,
 )
-from provisioning.planner import plan
+from provisioning.core.planner import plan
 
 USER = "ann@contoso.test"
 MOBILE, ALT, OFFICE, EMAIL = (

@@ -1,12 +1,11 @@
-"""Fakes that satisfy the ports in ``provisioning.ports`` structurally (no patching)."""
+"""Fakes that satisfy the ports in ``provisioning.core.ports`` structurally (no patching)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, assert_never
 
-from provisioning.errors import PermanentGraphError, TransientGraphError
-from provisioning.models import (
+from provisioning.core.models import (
     DEFAULT_METHOD_PHONE,
     AddEmail,
     AddPhone,
@@ -21,6 +20,7 @@ from provisioning.models import (
     UpdateEmail,
     UpdatePhone,
 )
+from provisioning.errors import PermanentGraphError, TransientGraphError
 
 if TYPE_CHECKING:
     from tests.sandbox import Sandbox

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import phonenumbers
 
-from provisioning.masking import mask_email, mask_phone
+from provisioning.core.masking import mask_email, mask_phone
 
 MIN_PHONE_DIGITS = 7  # shorter "numbers" in the samples are deliberately invalid (+31 12)
 MIN_LOCAL_PART = 6  # local parts such as "jordan.miller"; shorter ones are ordinary words

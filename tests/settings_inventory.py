@@ -10,12 +10,12 @@ import contextlib
 import re
 from pathlib import Path
 
-from provisioning.api_access import ApiAccessSettings
+from provisioning.core.sync_rows import SyncSettings
+from provisioning.entrypoints.http.access import ApiAccessSettings
+from provisioning.entrypoints.local.host import SETTING_EXPRESSION
 from provisioning.errors import ProvisioningError
-from provisioning.local.host import SETTING_EXPRESSION
 from provisioning.settings import Settings
-from provisioning.storage import StorageSettings
-from provisioning.sync_rows import SyncSettings
+from provisioning.storage.account import StorageSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,9 +55,13 @@ def settings_read() -> set[str]:
         with contextlib.suppress(ProvisioningError):
             reader(env)
     names = {k for k in env.asked if k.startswith("PROVISIONING_") and "__" not in k}
-    for path in (ROOT / "provisioning" / "functions").glob("*.py"):  # %SETTING% in trigger bindings
+    for path in (ROOT / "provisioning" / "entrypoints" / "functions").glob(
+        "*.py"
+    ):  # %SETTING% in trigger bindings
         names |= set(SETTING_EXPRESSION.findall(path.read_text(encoding="utf-8")))
     names |= set(
-        re.findall(r'"(PROVISIONING_LOCAL_[A-Z_]+)"', (ROOT / "provisioning/local/runner.py").read_text())
+        re.findall(
+            r'"(PROVISIONING_LOCAL_[A-Z_]+)"', (ROOT / "provisioning/entrypoints/local/runner.py").read_text()
+        )
     )
     return names

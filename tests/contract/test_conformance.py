@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from provisioning import conformance_steps
-from provisioning.cli import main
-from provisioning.conformance import write_outputs
-from provisioning.models import METHOD_IDS
+from provisioning.core.models import METHOD_IDS
+from provisioning.entrypoints.cli import main
+from provisioning.graph.conformance import steps as conformance_steps
+from provisioning.graph.conformance.kit import write_outputs
 from tests.leak_scanner import Needles, scan_all
 from tests.sandbox import Sandbox, SandboxConfig
 

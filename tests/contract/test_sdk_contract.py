@@ -36,7 +36,12 @@ ALT_ID = "b6332ec1-7057-4abe-9331-3d72feddfe41"
 OFFICE_ID = "e37fc753-ff3b-4958-9484-eaa9425c82bc"
 EMAIL_ID = "3ddfcfc8-9383-446f-83cc-3ab9be4be18f"
 OUTER, INNER = "0d3f5a6e-1111-4c2b-9a7d-000000000001", "0d3f5a6e-1111-4c2b-9a7d-000000000002"
-PROFILE_SELECT = ["id", "userPrincipalName", "mobilePhone", "businessPhones"]  # provisioning/directory.py
+PROFILE_SELECT = [
+    "id",
+    "userPrincipalName",
+    "mobilePhone",
+    "businessPhones",
+]  # provisioning/graph/directory.py
 ROLES = ["UserAuthenticationMethod.ReadWrite.All", "User.ReadWrite.All", "GroupMember.Read.All",
          "RoleManagement.Read.Directory"]  # fmt: skip
 SEED: dict[str, Any] = {

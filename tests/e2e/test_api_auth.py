@@ -18,12 +18,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from provisioning.api_access import ApiAccessSettings, build_access
-from provisioning.bootstrap import GraphStack, build_graph_stack
-from provisioning.http_api import ApiDeps, job_status, provision
+from provisioning.entrypoints.http.access import ApiAccessSettings, build_access
+from provisioning.entrypoints.http.handlers import ApiDeps, job_status, provision
+from provisioning.graph.stack import GraphStack, build_graph_stack
 from provisioning.settings import Settings
+from tests.entrypoints.http.test_handlers import FakeJobs, documented, job
 from tests.sandbox import Sandbox
-from tests.unit.test_http_api import FakeJobs, documented, job
 
 pytestmark = pytest.mark.e2e
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.bootstrap import build_graph_stack
-from provisioning.graph_batch import BatchRequest
-from provisioning.pacer import Pacer
+from provisioning.graph.batch import BatchRequest
+from provisioning.graph.pacer import Pacer
+from provisioning.graph.stack import build_graph_stack
 from provisioning.settings import Settings
 from tests.fakes import SandboxTokens
 from tests.sandbox import Sandbox, SandboxConfig

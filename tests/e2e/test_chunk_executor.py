@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from provisioning.bootstrap import GraphStack, build_graph_stack
-from provisioning.chunk_executor import ChunkExecutor
-from provisioning.csv_input import parse_csv
-from provisioning.graph_paths import GraphPaths
-from provisioning.models import DesiredRow, OutcomeKind
+from provisioning.core.models import DesiredRow, OutcomeKind
+from provisioning.csv_input.reader import parse_csv
+from provisioning.graph.paths import GraphPaths
+from provisioning.graph.stack import GraphStack, build_graph_stack
 from provisioning.settings import Settings
+from provisioning.use_cases.executor import ChunkExecutor
 from tests.conftest import SAMPLES
 from tests.e2e.test_cli import methods
 from tests.fakes import SandboxTokens
@@ -47,8 +47,8 @@ def test_a_batched_chunk_ends_where_the_one_by_one_path_ends(stack, demo_sandbox
         assert {o.kind for o in outcomes} <= {OutcomeKind.CHANGED, OutcomeKind.UNCHANGED}
 
     with Sandbox.start(seed=SAMPLES / "demo-tenant.json", state_dir=sandbox_state_dir) as twin:
-        from provisioning.bootstrap import build_graph
-        from provisioning.service import provision
+        from provisioning.graph.stack import build_graph
+        from provisioning.use_cases.service import provision
 
         with build_graph(Settings.from_env(twin.env), tokens=SandboxTokens(twin)) as graph:
             provision(rows, graph, dry_run=False)

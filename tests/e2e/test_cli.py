@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from provisioning.cli import main
+from provisioning.entrypoints.cli import main
 from tests.conftest import SAMPLES, SEED_CSV
 from tests.sandbox import Sandbox
 

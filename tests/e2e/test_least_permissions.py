@@ -26,16 +26,16 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.bootstrap import build_graph_stack
-from provisioning.chunk_executor import ChunkExecutor
-from provisioning.cli import main
-from provisioning.csv_input import parse_csv
-from provisioning.directory import DirectoryClient
+from provisioning.core.models import DesiredRow, Outcome, OutcomeKind
+from provisioning.core.sync_rows import ProfilePhones, SyncSettings, sync_rows
+from provisioning.csv_input.reader import parse_csv
+from provisioning.entrypoints.cli import main
 from provisioning.errors import GraphError
-from provisioning.graph_paths import GraphPaths
-from provisioning.models import DesiredRow, Outcome, OutcomeKind
+from provisioning.graph.directory import DirectoryClient
+from provisioning.graph.paths import GraphPaths
+from provisioning.graph.stack import build_graph_stack
 from provisioning.settings import Settings
-from provisioning.sync_rows import ProfilePhones, SyncSettings, sync_rows
+from provisioning.use_cases.executor import ChunkExecutor
 from tests.conftest import SAMPLES
 from tests.sandbox import Sandbox
 

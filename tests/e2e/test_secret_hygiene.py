@@ -22,9 +22,9 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from cryptography.hazmat.primitives import serialization
 
-from provisioning.app_services import reset_services
-from provisioning.auth import build_token_provider
-from provisioning.local.runner import LocalRunner
+from provisioning.entrypoints.local.runner import LocalRunner
+from provisioning.entrypoints.wiring import reset_services
+from provisioning.graph.auth import build_token_provider
 from provisioning.settings import Settings
 from tests.conftest import ROOT, SAMPLES
 from tests.pipeline.conftest import FAST_QUEUES, pipeline_env
@@ -138,7 +138,7 @@ def hook(event, args):
         if isinstance(args[2], int) and args[2] & (os.O_WRONLY | os.O_RDWR):
             written.add(os.path.abspath(os.fsdecode(args[0])))
 sys.addaudithook(hook)
-from provisioning.cli import main
+from provisioning.entrypoints.cli import main
 code = main(sys.argv[2:])
 record = sorted(written)
 with open(sys.argv[1], "w", encoding="utf-8") as handle:

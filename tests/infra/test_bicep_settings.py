@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from provisioning.storage import DEFAULT_NAMES, POISON_SUFFIX
+from provisioning.storage.account import DEFAULT_NAMES, POISON_SUFFIX
 from tests.settings_inventory import ROOT, settings_read
 
 INFRA = ROOT / "infra"
@@ -87,7 +87,9 @@ def test_the_container_and_queue_names_are_the_code_defaults():
 def test_the_post_deploy_hook_subscribes_the_blob_trigger_that_exists():
     """The function named in the Event Grid webhook is the blob trigger's function name."""
     output = re.search(r"output CSV_DROP_FUNCTION_NAME string = '(\w+)'", _bicep("main.bicep"))
-    trigger = (ROOT / "provisioning" / "functions" / "csv_drop.py").read_text(encoding="utf-8")
+    trigger = (ROOT / "provisioning" / "entrypoints" / "functions" / "csv_drop.py").read_text(
+        encoding="utf-8"
+    )
 
     assert output is not None
     assert f'@bp.function_name("{output.group(1)}")' in trigger

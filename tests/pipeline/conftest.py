@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from provisioning.app_services import reset_services
-from provisioning.local.host import QueueOptions
-from provisioning.local.runner import LocalRunner
+from provisioning.entrypoints.local.host import QueueOptions
+from provisioning.entrypoints.local.runner import LocalRunner
+from provisioning.entrypoints.wiring import reset_services
 from tests.sandbox import Sandbox
 
 # Zero visibility timeout: a failed message is retried at once, so the poison path takes no time.

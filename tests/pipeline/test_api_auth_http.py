@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from provisioning.app_services import reset_services
+from provisioning.entrypoints.wiring import reset_services
 from tests.pipeline.conftest import Pipeline
 
 pytestmark = pytest.mark.e2e

@@ -10,10 +10,10 @@ import os
 import pytest
 
 from function_app import app
-from provisioning.app_services import services
-from provisioning.jobs import JobStore
-from provisioning.local.host import index
-from provisioning.pipeline import fan_out_blob, process_chunk
+from provisioning.entrypoints.local.host import index
+from provisioning.entrypoints.wiring import services
+from provisioning.storage.jobs import JobStore
+from provisioning.use_cases.pipeline import fan_out_blob, process_chunk
 from tests.conftest import SAMPLES
 from tests.e2e.test_cli import methods, run
 from tests.pipeline.conftest import Pipeline

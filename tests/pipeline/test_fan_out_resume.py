@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from provisioning.app_services import services
-from provisioning.jobs import JobStore
+from provisioning.entrypoints.wiring import services
+from provisioning.storage.jobs import JobStore
 from tests.conftest import SAMPLES
 from tests.pipeline.conftest import Pipeline
 from tests.pipeline.test_csv_drop import job_of

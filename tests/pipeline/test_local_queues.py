@@ -10,9 +10,9 @@ import uuid
 import pytest
 from azure.storage.queue import QueueClient
 
-from provisioning.local.host import Function, QueueOptions
-from provisioning.local.queues import QueuePoller
-from provisioning.local.runner import DEFAULT_LOCK_S, lock_seconds
+from provisioning.entrypoints.local.host import Function, QueueOptions
+from provisioning.entrypoints.local.queues import QueuePoller
+from provisioning.entrypoints.local.runner import DEFAULT_LOCK_S, lock_seconds
 
 OPTIONS = QueueOptions(max_dequeue_count=5, visibility_timeout_s=0, batch_size=4, max_polling_interval_s=0.2)
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from provisioning.app_services import reset_services, services
-from provisioning.local.runner import LocalRunner
-from provisioning.pipeline import run_nightly_sync
+from provisioning.entrypoints.local.runner import LocalRunner
+from provisioning.entrypoints.wiring import reset_services, services
+from provisioning.use_cases.pipeline import run_nightly_sync
 from tests.pipeline.conftest import FAST_QUEUES, Pipeline, pipeline_env
 from tests.sandbox import Sandbox
 

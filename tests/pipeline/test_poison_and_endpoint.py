@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from provisioning.app_services import services
+from provisioning.entrypoints.wiring import services
 from tests.pipeline.conftest import Pipeline
 from tests.pipeline.test_csv_drop import job_of
 

@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.schemas import BaseSchema
 
-from provisioning.app_services import reset_services
+from provisioning.entrypoints.wiring import reset_services
 from tests.pipeline.conftest import Pipeline
 
 pytestmark = pytest.mark.e2e

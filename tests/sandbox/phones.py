@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioning.models import phone_key
+from provisioning.core.models import phone_key
 from tests.sandbox import rules
 from tests.sandbox.errors import bad_request, item_not_found
 from tests.sandbox.tenant import Tenant

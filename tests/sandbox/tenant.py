@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from provisioning.models import phone_key
+from provisioning.core.models import phone_key
 from tests.sandbox.errors import GraphFailure, group_not_found, user_not_found
 from tests.sandbox.users import User
 

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioning.models import METHOD_IDS, MethodKind
+from provisioning.core.models import METHOD_IDS, MethodKind
 
 PHONE_TYPES: tuple[str, ...] = ("mobile", "alternateMobile", "office")
 PHONE_IDS: dict[str, str] = {

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from provisioning.blob_store import BlobStore
-from provisioning.storage import StorageSettings, build_blob_service, build_queue, ensure_resources
-from provisioning.work_queue import WorkQueue
+from provisioning.storage.account import StorageSettings, build_blob_service, build_queue, ensure_resources
+from provisioning.storage.blobs import BlobStore
+from provisioning.storage.work_queue import WorkQueue
 from soak.storage_proxy import ProxyFaults, StorageProxy
 
 

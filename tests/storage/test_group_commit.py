@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from provisioning.group_commit import GroupCommit
-from provisioning.job_records import Progress
+from provisioning.core.job_records import Progress
+from provisioning.storage.group_commit import GroupCommit
 
 
 class SlowStore:

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 import pytest
 from azure.storage.queue import QueueClient
 
-from provisioning.blob_store import BlobStore
+from provisioning.core.job_records import JobKind, JobRecord
+from provisioning.core.models import AddPhone, CurrentMethods, JobState, OutcomeKind
 from provisioning.errors import InputError
-from provisioning.job_records import JobKind, JobRecord
-from provisioning.jobs import JobStore, decode_message, job_id_for_blob
-from provisioning.models import AddPhone, CurrentMethods, JobState, OutcomeKind
-from provisioning.storage import StorageSettings, build_blob_service, build_queue, ensure_resources
-from provisioning.work_queue import WorkQueue
+from provisioning.storage.account import StorageSettings, build_blob_service, build_queue, ensure_resources
+from provisioning.storage.blobs import BlobStore
+from provisioning.storage.jobs import JobStore, decode_message, job_id_for_blob
+from provisioning.storage.work_queue import WorkQueue
 from tests.builders import MOBILE, A, current, desired, ok, outcome
 
 STARTED = "2026-01-01T00:00:00+00:00"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from azure.storage.blob import BlobServiceClient
 
-from provisioning.blob_store import BlobStore
-from provisioning.pacer import Pacer
-from provisioning.presence import Presence
+from provisioning.graph.pacer import Pacer
+from provisioning.storage.blobs import BlobStore
+from provisioning.storage.presence import Presence
 
 
 def store(storage_connection: str) -> tuple[BlobStore, str]:

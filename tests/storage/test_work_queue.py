@@ -8,8 +8,8 @@ import uuid
 import pytest
 from azure.storage.queue import QueueClient
 
-from provisioning.storage import StorageSettings, build_queue
-from provisioning.work_queue import MAX_MESSAGE_BYTES, WorkQueue, encoded_size
+from provisioning.storage.account import StorageSettings, build_queue
+from provisioning.storage.work_queue import MAX_MESSAGE_BYTES, WorkQueue, encoded_size
 
 
 @pytest.fixture(name="queue_name")

@@ -1,0 +1,64 @@
+"""What happened to each planned write of a row: applied, failed, or never attempted (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from provisioning.core.models import Decision, Operation, OperationResult, Outcome, OutcomeKind, Subject
+from provisioning.core.planner import operation_subject
+
+FAILED = "failed"
+NOT_ATTEMPTED = "not attempted"
+
+
+@dataclass(frozen=True)
+class SubjectStatus:
+    """One subject of one row as it went: the decision's action, or ``failed`` / ``not attempted``."""
+
+    action: str
+    reason: str
+    previous: str
+    new: str
+
+
+def attempts(outcome: Outcome) -> list[tuple[Operation, OperationResult | None]]:
+    """Each planned write with its result, in plan order; None for a write never attempted."""
+    pending = list(outcome.results)
+    paired: list[tuple[Operation, OperationResult | None]] = []
+    for op in outcome.plan.operations if outcome.plan else ():
+        index = next((i for i, r in enumerate(pending) if r.operation == op), None)
+        paired.append((op, pending.pop(index) if index is not None else None))
+    return paired
+
+
+def aborted(outcome: Outcome) -> bool:
+    """Whether the row stopped early, so a planned write without a result was skipped, not dry-run."""
+    return outcome.kind is OutcomeKind.FAILED or any(not r.ok for r in outcome.results)
+
+
+def subject_statuses(outcome: Outcome) -> dict[Subject, SubjectStatus]:
+    """What happened to every subject the row's plan mentions."""
+    decisions = {d.subject: d for d in outcome.plan.decisions} if outcome.plan else {}
+    paired = attempts(outcome)
+    first_failure = next((operation_subject(op) for op, r in paired if r is not None and not r.ok), None)
+    statuses: dict[Subject, SubjectStatus] = {}
+    for subject in Subject:
+        decision = decisions.get(subject)
+        mine = [result for op, result in paired if operation_subject(op) is subject]
+        if decision is None and not mine:
+            continue
+        status = _as_decided(decision)
+        failed = next((r for r in mine if r is not None and not r.ok), None)
+        if failed is not None:
+            status = replace(status, action=FAILED, reason=failed.error or "the write failed")
+        elif aborted(outcome) and any(r is None for r in mine):
+            cause = f"after the {first_failure} write failed" if first_failure else f"({outcome.error})"
+            status = replace(status, action=NOT_ATTEMPTED, reason=f"not attempted {cause}")
+        statuses[subject] = status
+    return statuses
+
+
+def _as_decided(decision: Decision | None) -> SubjectStatus:
+    if decision is None:  # a write without a decision: the planner's bug, still reported
+        return SubjectStatus("", "", "", "")
+    return SubjectStatus(decision.action.value, decision.reason, decision.previous or "", decision.new or "")

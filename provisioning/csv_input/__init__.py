@@ -1,0 +1,1 @@
+"""Admins' CSV files into rows: bytes into lines, lines into records, cells into values (pure, streaming)."""

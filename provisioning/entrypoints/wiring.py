@@ -1,0 +1,131 @@
+"""Process-wide wiring for the Function App: settings read once, one Graph client, one storage client.
+
+Nothing is built at import time: ``services()`` builds on first use and keeps the result for the life
+of the worker process, so the token cache, TLS connections and httpx pool are reused across
+invocations (the Functions host keeps a Python worker process alive between them).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from provisioning.core.sync_rows import SyncSettings
+from provisioning.entrypoints.http.access import ApiAccess, ApiAccessSettings, build_access
+from provisioning.entrypoints.http.handlers import ApiDeps
+from provisioning.graph.client import GraphClient
+from provisioning.graph.paths import GraphPaths
+from provisioning.graph.stack import GraphStack, build_graph_stack
+from provisioning.settings import Settings
+from provisioning.storage.account import StorageSettings, build_blob_service, build_queue, ensure_resources
+from provisioning.storage.blobs import BlobStore
+from provisioning.storage.jobs import JobStore
+from provisioning.storage.presence import Presence
+from provisioning.storage.work_queue import WorkQueue
+from provisioning.use_cases.executor import ChunkExecutor
+from provisioning.use_cases.pipeline import Pipeline
+
+
+@dataclass
+class Services:
+    """What the triggers need; Graph is built lazily (the CSV fan-out never calls Graph)."""
+
+    env: Mapping[str, str]
+    storage: StorageSettings
+    blobs: BlobStore
+    jobs: JobStore
+    _stack: GraphStack | None = None
+    _presence: Presence | None = None
+    _access: ApiAccess | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def settings(self) -> Settings:
+        return Settings.from_env(self.env)
+
+    def stack(self) -> GraphStack:
+        """The process's Graph clients: one MSAL app and token cache, one connection pool, one pacer."""
+        with self._lock:
+            if self._stack is None:
+                self._stack = build_graph_stack(self.settings())
+            return self._stack
+
+    def graph(self) -> GraphClient:
+        """One request at a time: the directory reads of the sync and the HTTP endpoint's small requests."""
+        return self.stack().graph
+
+    def chunk_executor(self) -> ChunkExecutor:
+        """Chunks through JSON $batch, on the same connections and pacer as ``graph()``.
+
+        Each call also refreshes (at most every 15 s) how many worker processes share Graph's
+        per-app budget, and paces this one at its share.
+        """
+        stack = self.stack()
+        with self._lock:
+            if self._presence is None:
+                self._presence = Presence(self.blobs, self.storage.state_container)
+        stack.pacer.set_share(self._presence.live())
+        root = self.settings().graph_root
+        return ChunkExecutor(stack.batch, GraphPaths(root), root)
+
+    def sync_settings(self) -> SyncSettings:
+        return SyncSettings.from_env(self.env)
+
+    def api_access(self) -> ApiAccess:
+        """The endpoint's gate, one per process: its rate buckets and the issuer's keys outlive a request.
+
+        Raises ``ConfigurationError`` (answered 503) while the ``PROVISIONING_API_*`` settings are invalid.
+        """
+        with self._lock:
+            if self._access is None:
+                self._access = build_access(ApiAccessSettings.from_env(self.env))
+            return self._access
+
+    def api_deps(self) -> ApiDeps:
+        limits = Settings.offline(self.env)
+        concurrency = int(self.env.get("PROVISIONING_CONCURRENCY", "4") or 4)
+        return ApiDeps(
+            graph=self.graph,
+            jobs=Pipeline(self.jobs),
+            default_region=limits.default_region,
+            concurrency=concurrency,
+            access=self.api_access(),
+        )
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        if self._access is not None:
+            self._access.close()
+
+
+_services: Services | None = None
+_services_lock = threading.Lock()
+
+
+def build_services(env: Mapping[str, str]) -> Services:
+    """Services for *env*; storage containers and queues are created when missing."""
+    storage = StorageSettings.from_env(env)
+    ensure_resources(storage)
+    blobs = BlobStore(build_blob_service(storage))
+    queue = WorkQueue(build_queue(storage, storage.work_queue))
+    return Services(dict(env), storage, blobs, JobStore(blobs, storage, queue))
+
+
+def services() -> Services:
+    """The process-wide services, built from ``os.environ`` on first use."""
+    global _services
+    with _services_lock:
+        if _services is None:
+            _services = build_services(os.environ)
+        return _services
+
+
+def reset_services() -> None:
+    """Forget the process-wide services (tests that change the environment between runs)."""
+    global _services
+    with _services_lock:
+        if _services is not None:
+            _services.close()
+        _services = None

@@ -1,0 +1,212 @@
+"""Process-wide pacing of Graph calls: token buckets for writes and requests, a shared pause after a 429,
+and AIMD on ``x-ms-throttle-limit-percentage`` (graph-api.md section 7).
+
+Build one ``Pacer`` per process and share it between the ``$batch`` sender and, through
+``SingleRequestPacing``, the one-request-at-a-time ``GraphClient``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+import httpx
+
+from provisioning.graph.retry import BACKOFF_INITIAL, parse_retry_after
+
+SLOW_ABOVE = 0.8  # Graph sends the header only above 0.8 of a limit; 1.2 means ~20% throttled
+THROTTLED_FACTOR = 0.7  # multiplicative decrease on a 429
+SLOW_FACTOR = 0.9  # gentler decrease when Graph says we are close to a limit
+SLOW_INTERVAL_S = 1.0  # at most one SLOW_FACTOR cut per second
+MIN_FACTOR = 0.02  # never below 2% of the configured rate (20 writes/s -> 0.4/s)
+QUIET_S = 5.0  # no 429 and no high limit percentage for this long: start creeping back up
+RECOVERY_PER_S = 0.02  # share of the configured rate regained per quiet second (0.7 -> 1.0 in 15 s)
+
+
+class _Bucket:
+    """A token bucket that lends: a taker may go into debt and waits until the debt is repaid."""
+
+    def __init__(self, rate: float, burst_s: float, now: float) -> None:
+        self.rate = rate
+        self.capacity = max(rate * burst_s, 1.0)
+        self.tokens = self.capacity
+        self.stamp = now
+
+    def refill(self, now: float, factor: float) -> None:
+        elapsed = max(now - self.stamp, 0.0)
+        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate * factor)
+        self.stamp = now
+
+    def take(self, count: float, factor: float) -> float:
+        """Take *count* tokens; the seconds until the bucket is out of debt again."""
+        self.tokens -= count
+        return max(-self.tokens, 0.0) / (self.rate * factor)
+
+
+class Pacer:
+    """Process-wide, thread-safe. Token bucket for writes (and optionally for all requests), a shared
+    pause after a 429, and AIMD on ``x-ms-throttle-limit-percentage``.
+
+    *write_rate* and *request_rate* are per second for this process (``None``: not paced, though a 429
+    still pauses everyone). A bucket holds *burst_s* seconds of its rate, so an envelope of 20 writes
+    may go at once; a taker larger than the bucket goes into debt, which keeps the long-run rate exact.
+    """
+
+    def __init__(
+        self,
+        *,
+        write_rate: float | None,
+        request_rate: float | None = None,
+        burst_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        for name, rate in (("write_rate", write_rate), ("request_rate", request_rate)):
+            if rate is not None and not (rate > 0 and math.isfinite(rate)):
+                msg = f"{name} must be a positive number or None"
+                raise ValueError(msg)
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        now = clock()
+        self._writes = _Bucket(write_rate, burst_s, now) if write_rate is not None else None
+        self._requests = _Bucket(request_rate, burst_s, now) if request_rate is not None else None
+        self._factor = 1.0
+        self._share = 1  # live worker processes sharing the app+tenant budget (see presence.py)
+        self._pause_until = now
+        self._last_signal = -math.inf  # last 429 or high limit percentage
+        self._last_slow = -math.inf
+        self._cut_allowed_at = -math.inf
+        self._recovered_to = now
+
+    @property
+    def current_write_rate(self) -> float | None:
+        """Writes per second this process may send now (the configured rate after any slow-down)."""
+        with self._lock:
+            self._update(self._clock())
+            return None if self._writes is None else self._writes.rate * self._factor / self._share
+
+    def set_share(self, processes: int) -> None:
+        """Divide the configured rates among *processes* live worker processes (1 or more)."""
+        with self._lock:
+            self._update(self._clock())
+            self._share = max(1, processes)
+
+    def acquire(self, *, writes: int = 0, requests: int = 1) -> None:
+        """Block until the budgets allow *writes* writes among *requests* requests, and no pause is on."""
+        self._wait_out_pause()
+        with self._lock:
+            self._update(self._clock())
+            wait = 0.0
+            if self._writes is not None and writes > 0:
+                wait = self._writes.take(writes, self._factor / self._share)
+            if self._requests is not None and requests > 0:
+                wait = max(wait, self._requests.take(requests, self._factor / self._share))
+        if wait > 0:
+            self._sleep(wait)
+        self._wait_out_pause()  # a 429 may have come in while this caller waited its turn
+
+    def throttled(self, retry_after: float) -> None:
+        """A 429: everyone waits until now + *retry_after*; the rate is cut by 30% (once per pause)."""
+        with self._lock:
+            now = self._clock()
+            self._update(now)
+            self._pause_until = max(self._pause_until, now + max(retry_after, 0.0))
+            self._last_signal = now
+            if now >= self._cut_allowed_at:
+                # Many 429s arrive together (20 items of one envelope, concurrent envelopes): one cut.
+                self._factor = max(self._factor * THROTTLED_FACTOR, MIN_FACTOR)
+                self._cut_allowed_at = max(self._pause_until, now + SLOW_INTERVAL_S)
+            for bucket in (self._writes, self._requests):
+                if bucket is not None:  # no burst when the pause ends: resume at the rate
+                    bucket.stamp = self._pause_until
+                    bucket.tokens = min(bucket.tokens, 0.0)
+
+    def observe(self, limit_percentage: float | None) -> None:
+        """Graph's ``x-ms-throttle-limit-percentage`` of one response: above 0.8, slow down by 10%
+        (at most once per second). Quiet for a while (no 429, nothing above 0.8): creep back up."""
+        with self._lock:
+            now = self._clock()
+            self._update(now)
+            if limit_percentage is None or limit_percentage <= SLOW_ABOVE:
+                return
+            self._last_signal = now
+            if now - self._last_slow >= SLOW_INTERVAL_S:
+                self._factor = max(self._factor * SLOW_FACTOR, MIN_FACTOR)
+                self._last_slow = now
+
+    def _update(self, now: float) -> None:
+        """Refill the buckets at the rate in force so far, then apply any recovery up to *now*."""
+        for bucket in (self._writes, self._requests):
+            if bucket is not None and now > bucket.stamp:
+                bucket.refill(now, self._factor / self._share)
+        start = max(self._last_signal + QUIET_S, self._pause_until + QUIET_S, self._recovered_to)
+        if now > start:
+            self._factor = min(1.0, self._factor + RECOVERY_PER_S * (now - start))
+            self._recovered_to = now
+
+    def _wait_out_pause(self) -> None:
+        while True:
+            with self._lock:
+                remaining = self._pause_until - self._clock()
+            if remaining <= 0:
+                return
+            self._sleep(remaining)
+
+
+def limit_percentage(headers: Mapping[str, str]) -> float | None:
+    """``x-ms-throttle-limit-percentage`` as a float (case-insensitive header name); None if absent or bad."""
+    raw = next((v for k, v in headers.items() if k.lower() == "x-ms-throttle-limit-percentage"), None)
+    try:
+        value = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+class SingleRequestPacing:
+    """httpx event hooks that pace one-request-at-a-time calls (the ``GraphClient``) through a ``Pacer``.
+
+    Before each request: ``acquire`` (a write for anything but GET/HEAD). After each response: ``observe``
+    its limit percentage, and ``throttled`` on a 429. ``$batch`` envelopes are skipped: the
+    ``BatchSender`` paces them itself, per inner request. Plug it into the shared client once::
+
+        SingleRequestPacing(pacer).install(http)  # or httpx.Client(event_hooks=...hooks())
+
+    ``bootstrap.build_graph(settings, pacer=pacer)`` and ``bootstrap.build_graph_stack`` do this.
+    """
+
+    def __init__(self, pacer: Pacer) -> None:
+        self._pacer = pacer
+
+    def hooks(self) -> dict[str, list[Callable[..., object]]]:
+        """The ``event_hooks`` mapping for ``httpx.Client``."""
+        return {"request": [self.on_request], "response": [self.on_response]}
+
+    def install(self, http: httpx.Client) -> None:
+        """Add the hooks to *http*, keeping any it already has."""
+        current = http.event_hooks
+        http.event_hooks = {
+            "request": [*current.get("request", []), self.on_request],
+            "response": [*current.get("response", []), self.on_response],
+        }
+
+    def on_request(self, request: httpx.Request) -> None:
+        if _is_batch(request):
+            return
+        write = request.method not in {"GET", "HEAD"}
+        self._pacer.acquire(writes=1 if write else 0, requests=1)
+
+    def on_response(self, response: httpx.Response) -> None:
+        if _is_batch(response.request):
+            return
+        self._pacer.observe(limit_percentage(response.headers))
+        if response.status_code == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            self._pacer.throttled(BACKOFF_INITIAL if retry_after is None else retry_after)
+
+
+def _is_batch(request: httpx.Request) -> bool:
+    return request.url.path.endswith("/$batch")

@@ -1,0 +1,138 @@
+"""Wiring: one ``httpx.Client``, one token provider and one retry policy into a ``GraphClient``; with
+``build_graph_stack`` also the process-wide ``Pacer`` and the ``$batch`` ``BatchSender`` on that client.
+
+Nothing is built at import time; call ``build_graph`` or ``build_graph_stack`` once per process and
+reuse the result across chunks (token, TLS connections and the pacer's budget are per process).
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from provisioning.graph.auth import BearerAuth, TokenSource, build_token_provider
+from provisioning.graph.batch import BatchSender
+from provisioning.graph.client import GraphClient
+from provisioning.graph.pacer import Pacer, SingleRequestPacing
+from provisioning.graph.retry import graph_retrying
+from provisioning.settings import Settings
+
+USER_AGENT = "entra-auth-provisioning/0.1"
+
+
+def build_graph(
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    tokens: TokenSource | None = None,
+    pacer: Pacer | None = None,
+) -> GraphClient:
+    """The Graph adapter for *settings*.
+
+    *transport* replaces the network (tests pass ``httpx.MockTransport``); *tokens* replaces MSAL.
+    The certificate is read here, so a bad one raises ``AuthenticationError`` now; the token
+    endpoint is first called on the first Graph request. With *pacer*, every request waits for
+    its budget and reports 429s and limit percentages to it (``SingleRequestPacing``).
+    """
+    http, on_close = build_http(settings, transport=transport, sleep=sleep, tokens=tokens)
+    if pacer is not None:
+        SingleRequestPacing(pacer).install(http)
+    retrying = graph_retrying(attempts=settings.max_attempts, sleep=sleep)
+    return GraphClient(http, retrying, graph_root=settings.graph_root, on_close=on_close)
+
+
+@dataclass(frozen=True)
+class GraphStack:
+    """The single-request client and the ``$batch`` sender over one HTTP client, paced by one pacer."""
+
+    graph: GraphClient
+    batch: BatchSender
+    pacer: Pacer
+
+    def close(self) -> None:
+        """Close the shared HTTP client and the token provider."""
+        self.graph.close()
+
+    def __enter__(self) -> GraphStack:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def build_pacer(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Pacer:
+    """The process-wide pacer: PROVISIONING_WRITE_RATE and PROVISIONING_REQUEST_RATE per second."""
+    return Pacer(write_rate=settings.write_rate, request_rate=settings.request_rate, clock=clock, sleep=sleep)
+
+
+def build_graph_stack(
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    tokens: TokenSource | None = None,
+    pacer: Pacer | None = None,
+) -> GraphStack:
+    """``GraphClient`` and ``BatchSender`` sharing one HTTP client, token provider and *pacer*
+    (built from *settings* when not given). Build once per process; both are thread-safe."""
+    pacer = pacer or build_pacer(settings, sleep=sleep)
+    http, on_close = build_http(settings, transport=transport, sleep=sleep, tokens=tokens)
+    SingleRequestPacing(pacer).install(http)  # skips $batch envelopes: the sender paces those itself
+    retrying = graph_retrying(attempts=settings.max_attempts, sleep=sleep)
+    graph = GraphClient(http, retrying, graph_root=settings.graph_root, on_close=on_close)
+    batch = BatchSender(
+        http,
+        graph_root=settings.graph_root,
+        pacer=pacer,
+        max_attempts=settings.max_attempts,
+        sleep=sleep,
+        concurrency=settings.concurrency,
+    )
+    return GraphStack(graph, batch, pacer)
+
+
+def build_http(
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None,
+    sleep: Callable[[float], None],
+    tokens: TokenSource | None,
+    user_agent: str = USER_AGENT,
+) -> tuple[httpx.Client, Callable[[], None] | None]:
+    """The one HTTP client for Graph, and what closes the token provider built for it (if any).
+    *user_agent*: the conformance kit names itself apart from the product (tests/contract/check.py)."""
+    on_close: Callable[[], None] | None = None
+    if tokens is None:
+        provider = build_token_provider(settings, sleep=sleep)
+        tokens, on_close = provider, provider.close
+    # SSL_CERT_FILE (read into settings) lets a test server's CA in; otherwise httpx's default trust.
+    verify: ssl.SSLContext | bool = (
+        ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else True
+    )
+    # One connection per worker plus headroom for the re-reads and lookups a worker makes in between.
+    limits = httpx.Limits(
+        max_connections=settings.concurrency * 2,
+        max_keepalive_connections=settings.concurrency * 2,
+        keepalive_expiry=30.0,
+    )
+    http = httpx.Client(
+        auth=BearerAuth(tokens),
+        timeout=httpx.Timeout(settings.http_timeout, connect=min(settings.http_timeout, 10.0)),
+        verify=verify,
+        http2=False,
+        limits=limits,
+        headers={"User-Agent": user_agent},
+        transport=transport,
+        follow_redirects=False,
+    )
+    return http, on_close

@@ -1,0 +1,313 @@
+"""Job bookkeeping over Azure Storage: job records, chunk journals and outcomes, progress, finalisation.
+
+State container, under ``jobs/{job_id}/``: ``job.json`` (``JobRecord``), ``progress.json``
+(``Progress``: a bitmap of done chunks, updated with ETag concurrency), ``chunks/{n:06d}.journal.json``
+(the users' methods before the chunk's first write) and ``chunks/{n:06d}.json`` (its outcomes). Both
+chunk blobs are written only if absent, so a redelivered message never changes what the first
+complete attempt recorded. Reports go to the report container under ``{job_id}/`` (``job_reports``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from provisioning.core.job_records import (
+    CHUNK_ROWS,
+    ChunkMessage,
+    JobRecord,
+    Progress,
+    decode_message,
+    encode_message,
+    job_blob,
+    journal_blob,
+    outcomes_blob,
+    progress_blob,
+    report_blob,
+)
+from provisioning.core.models import CurrentMethods, DesiredRow, JobState, JobStatus, Outcome
+from provisioning.core.serialization import current_from_json, current_to_json, outcome_to_json
+from provisioning.errors import InputError
+from provisioning.storage.account import StorageSettings
+from provisioning.storage.blobs import BlobStore
+from provisioning.storage.group_commit import GroupCommit
+from provisioning.storage.report_blobs import REPORT_CSV, SUMMARY_JSON, UNDO_CSV, ReportWriter, outcome_counts
+from provisioning.storage.work_queue import WorkQueue
+
+__all__ = ["ChunkMessage", "JobStore", "decode_message", "job_id_for_blob"]
+
+# Job ids of blob-started jobs are uuid5 names in this namespace; never change it, or a blob delivered
+# again after a deployment would start a second job.
+JOB_NAMESPACE = uuid.UUID("7d3c1e0a-5f0e-4b8e-9d59-2f6c1a9e4b10")
+FANOUT = "fanout"  # the finaliser token of set_chunk_count; chunk completions use "chunk:N"
+MAX_UPDATE_ATTEMPTS = 200  # ETag races on progress.json; each retry backs off with jitter
+T = TypeVar("T")
+
+
+def job_id_for_blob(container: str, name: str, etag: str) -> str:
+    """The job id of one version of an input blob: the same blob delivered twice maps to one job."""
+    version = etag.strip().removeprefix("W/").strip('"')
+    return str(uuid.uuid5(JOB_NAMESPACE, f"{container}/{name}\n{version}"))
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobStore:
+    """The primitives a pipeline job is built from; safe to share between threads and processes.
+
+    Every chunk completion costs O(1) storage calls: its outcomes, then one read and one conditional
+    write of ``progress.json``, repeated only when another process won the race (threads of one
+    process share their writes, ``group_commit``). The write that finds every chunk done claims
+    finalisation for its caller, so exactly one call finalises.
+    """
+
+    def __init__(
+        self,
+        blobs: BlobStore,
+        settings: StorageSettings,
+        queue: WorkQueue,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+        prefetch: int = 16,
+    ) -> None:
+        self._blobs = blobs
+        self._settings = settings
+        self._queue = queue
+        self._clock = clock
+        self._sleep = sleep
+        self._reports = ReportWriter(blobs, settings, prefetch=prefetch)
+        self._marks = GroupCommit(self._mark_chunks)
+
+    job_id_for_blob = staticmethod(job_id_for_blob)
+
+    # --- job.json ---------------------------------------------------------------------------------
+
+    def create_job(self, record: JobRecord) -> bool:
+        """Record a new job; False when it exists (the same blob delivered twice starts no second job)."""
+        return self._blobs.put_json(
+            self._state, job_blob(record.job_id), record.to_json(), if_none_match=True
+        )
+
+    def load_job(self, job_id: str) -> JobRecord | None:
+        """The job's record, or None when there is no such job."""
+        found = self._blobs.get_json(self._state, job_blob(job_id))
+        return None if found is None else JobRecord.from_json(found[0])
+
+    def set_chunk_count(self, job_id: str, chunks: int, *, rows: int | None = None) -> bool:
+        """End of the fan-out: record the chunk count (and the row count, when only now known).
+
+        If every chunk is already done, finalise; return whether this call finalised the job.
+        """
+        self._update_job(job_id, lambda r: replace(r, chunks=chunks, rows=r.rows if rows is None else rows))
+        progress = self._update_progress(job_id, lambda p: p.with_chunks(chunks).claimed_by(FANOUT))
+        return self._finalise_if_claimed(job_id, progress, FANOUT)
+
+    # --- the work queue ----------------------------------------------------------------------------
+
+    def enqueue_chunk(self, job_id: str, chunk: int, rows: Sequence[DesiredRow], dry_run: bool) -> None:
+        """Send one work message: 1 to ``CHUNK_ROWS`` valid rows, and at most as many invalid ones
+        (the worker records those without calling Graph); raises ``ValueError`` otherwise."""
+        valid = sum(1 for row in rows if row.valid)
+        if not 0 < valid <= CHUNK_ROWS or len(rows) - valid > CHUNK_ROWS:
+            msg = (
+                f"chunk {chunk}: a work message carries 1 to {CHUNK_ROWS} valid rows and at most "
+                f"{CHUNK_ROWS} invalid ones, got {valid} and {len(rows) - valid}"
+            )
+            raise ValueError(msg)
+        self._queue.send(encode_message(ChunkMessage(job_id, chunk, dry_run, tuple(rows))))
+
+    decode_message = staticmethod(decode_message)
+
+    # --- chunks ------------------------------------------------------------------------------------
+
+    def save_journal(self, job_id: str, chunk: int, current: Mapping[int, CurrentMethods]) -> bool:
+        """Record the users' methods (by input line) as read before the chunk's first write.
+
+        Written only if absent: False means an earlier attempt recorded the true "before" already.
+        """
+        value = {str(line): current_to_json(methods) for line, methods in current.items()}
+        return self._blobs.put_json(self._state, journal_blob(job_id, chunk), value, if_none_match=True)
+
+    def load_journal(self, job_id: str, chunk: int) -> dict[int, CurrentMethods] | None:
+        """The chunk's journal by input line, or None when no attempt wrote one."""
+        found = self._blobs.get_json(self._state, journal_blob(job_id, chunk))
+        if found is None:
+            return None
+        if not isinstance(found[0], dict):
+            msg = f"{journal_blob(job_id, chunk)}: expected a JSON object"
+            raise InputError(msg)
+        return {int(line): current_from_json(value, f"journal[{line}]") for line, value in found[0].items()}
+
+    def chunk_outcomes_exist(self, job_id: str, chunk: int) -> bool:
+        """Whether an attempt has recorded the chunk's outcomes (a redelivered message can stop here)."""
+        return self._blobs.exists(self._state, outcomes_blob(job_id, chunk))
+
+    def complete_chunk(self, job_id: str, chunk: int, outcomes: Sequence[Outcome]) -> bool:
+        """Save the chunk's outcomes if absent and mark it done; True iff this call finalised the job."""
+        value = [outcome_to_json(outcome) for outcome in outcomes]
+        self._blobs.put_json(self._state, outcomes_blob(job_id, chunk), value, if_none_match=True)
+        token = f"chunk:{chunk}"
+        progress = self._marks.mark(job_id, chunk, token)
+        return self._finalise_if_claimed(job_id, progress, token)
+
+    def record_outcomes_without_queue(self, job_id: str, chunk: int, outcomes: Sequence[Outcome]) -> bool:
+        """Complete a chunk that never goes to the queue (invalid rows); same contract as ``complete_chunk``."""
+        return self.complete_chunk(job_id, chunk, outcomes)
+
+    # --- the end of a job -------------------------------------------------------------------------
+
+    def finalise(self, job_id: str) -> bool:
+        """Write the job's reports and mark it completed; False when it was no longer running.
+
+        Idempotent: running it again (after a crash half-way) rewrites the same reports. Raises
+        ``ValueError`` when there is no such job or some of its chunks are not done.
+        """
+        record = self.load_job(job_id)
+        if record is None:
+            msg = f"no job {job_id}"
+            raise ValueError(msg)
+        if record.state is not JobState.RUNNING:
+            return False
+        progress = self._load_progress(job_id)
+        if not progress.complete or progress.chunks is None:
+            msg = f"job {job_id}: {progress.count} of {progress.chunks} chunks done; nothing to finalise yet"
+            raise ValueError(msg)
+        finished = self._now()
+        summary = self._reports.write_completed(replace(record, chunks=progress.chunks), finished)
+        counts = outcome_counts(summary)
+
+        def complete(r: JobRecord) -> JobRecord:
+            if r.state is not JobState.RUNNING:
+                return r
+            return replace(r, state=JobState.COMPLETED, finished=finished, outcomes=counts)
+
+        before, _ = self._update_job(job_id, complete)
+        return before.state is JobState.RUNNING
+
+    def reject_job(self, record: JobRecord, file_errors: Sequence[str]) -> bool:
+        """Record a file rejected as a whole: reports with the reasons, nothing enqueued.
+
+        The job may not exist yet, or exist as created but not fanned out (``chunks`` None). Returns
+        True iff this call made it rejected; a job already rejected gets its reports written again,
+        and a job that fanned out or completed is left alone (False).
+        """
+        existing = self.load_job(record.job_id)
+        if existing is not None and existing.state is not JobState.REJECTED and existing.chunks is not None:
+            return False
+        rejected = existing if existing is not None else record
+        if rejected.state is not JobState.REJECTED:
+            rejected = replace(rejected, state=JobState.REJECTED, chunks=0, finished=self._now())
+        self._reports.write_rejected(rejected, file_errors)  # before job.json: status never points at nothing
+        if existing is None:
+            return self.create_job(rejected)
+
+        def reject(r: JobRecord) -> JobRecord:
+            return rejected if r.state is JobState.RUNNING and r.chunks is None else r
+
+        before, _ = self._update_job(record.job_id, reject)
+        return before.state is JobState.RUNNING and before.chunks is None
+
+    def status(self, job_id: str) -> JobStatus | None:
+        """The job's progress (two reads while it runs, one after), or None when there is no such job."""
+        record = self.load_job(job_id)
+        if record is None:
+            return None
+        files: tuple[str, ...] = ()
+        done = 0
+        if record.state is JobState.RUNNING:
+            done = self._load_progress(job_id).count
+        elif record.state is JobState.COMPLETED:
+            done = record.chunks or 0
+            files = (REPORT_CSV, SUMMARY_JSON) if record.dry_run else (REPORT_CSV, SUMMARY_JSON, UNDO_CSV)
+        else:
+            files = (REPORT_CSV, SUMMARY_JSON)
+        reports = self._settings.report_container
+        return JobStatus(
+            job_id=job_id,
+            kind=record.kind.value,
+            source=record.source,
+            state=record.state,
+            rows=record.rows,
+            chunks=record.chunks,
+            chunks_done=done,
+            started=record.started,
+            finished=record.finished,
+            dry_run=record.dry_run,
+            report={name: self._blobs.url(reports, report_blob(job_id, name)) for name in files},
+            outcomes=dict(record.outcomes),
+        )
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    @property
+    def _state(self) -> str:
+        return self._settings.state_container
+
+    def _now(self) -> str:
+        return self._clock().isoformat(timespec="seconds")
+
+    def _finalise_if_claimed(self, job_id: str, progress: Progress, token: str) -> bool:
+        # A redelivery of the claiming message finalises again: the first attempt may have died
+        # half-way. finalise() returns False once the job is completed, so this stays exactly-once.
+        return progress.finaliser == token and self.finalise(job_id)
+
+    def _load_progress(self, job_id: str) -> Progress:
+        found = self._blobs.get_json(self._state, progress_blob(job_id))
+        return Progress() if found is None else Progress.from_json(found[0])
+
+    def _update_progress(self, job_id: str, change: Callable[[Progress], Progress]) -> Progress:
+        def read(data: object | None) -> Progress:
+            return Progress() if data is None else Progress.from_json(data)
+
+        return self._update(progress_blob(job_id), read, change, Progress.to_json)[1]
+
+    def _mark_chunks(self, job_id: str, chunks: frozenset[int], token: str) -> Progress:
+        def change(progress: Progress) -> Progress:
+            for chunk in sorted(chunks):
+                progress = progress.mark(chunk)
+            return progress.claimed_by(token)
+
+        return self._update_progress(job_id, change)
+
+    def _update_job(
+        self, job_id: str, change: Callable[[JobRecord], JobRecord]
+    ) -> tuple[JobRecord, JobRecord]:
+        def read(data: object | None) -> JobRecord:
+            if data is None:
+                msg = f"no job {job_id}"
+                raise ValueError(msg)
+            return JobRecord.from_json(data)
+
+        return self._update(job_blob(job_id), read, change, JobRecord.to_json)
+
+    def _update(
+        self,
+        name: str,
+        read: Callable[[object | None], T],
+        change: Callable[[T], T],
+        write: Callable[[T], object],
+    ) -> tuple[T, T]:
+        """Read-modify-write of one state blob with ETag optimistic concurrency; (before, after)."""
+        for attempt in range(MAX_UPDATE_ATTEMPTS):
+            found = self._blobs.get_json(self._state, name)
+            etag = None if found is None else found[1]
+            before = read(None if found is None else found[0])
+            after = change(before)
+            if after == before and etag is not None:
+                return before, after
+            if self._blobs.put_json(
+                self._state, name, write(after), if_match=etag, if_none_match=etag is None
+            ):
+                return before, after
+            # Another writer won the race: back off a little (full jitter) and read again.
+            self._sleep(random.uniform(0, min(0.25, 0.01 * 2**attempt)))
+        msg = f"{name}: still contended after {MAX_UPDATE_ATTEMPTS} attempts"
+        raise RuntimeError(msg)

@@ -1,0 +1,331 @@
+"""A chunk of up to 20 rows over JSON ``$batch``: one call reads every user, writes go in rounds.
+
+Calls per row: one read of all methods; the default-method read only where a delete or a default
+change needs it; exactly the writes the plan needs; one read of the mobile after an SMS sign-in change.
+Graph takes a ``$batch`` only fully parallel or as one sequential chain, so each round sends every
+active user's next write side by side in parallel envelopes (20 users to an envelope), and a user's
+later writes wait for the next rounds; a round with one user left sends that user's remaining writes
+of one API version as one sequential ``dependsOn`` chain (the beta ``signInPreferences`` PATCH goes
+in a ``/beta/$batch`` of its own). A POST whose answer
+was lost (timeout, 500/502/504) is re-read before it is sent again. A write refused because its effect
+is already there (a DELETE answered 404, an add answered 400/409) is re-read too: an earlier try whose
+answer was lost, or another delivery of the same chunk, may have applied it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from provisioning.core.models import (
+    AddEmail,
+    AddPhone,
+    CurrentMethods,
+    DeleteEmail,
+    DeletePhone,
+    DesiredRow,
+    MethodKind,
+    Operation,
+    OperationResult,
+    Outcome,
+    OutcomeKind,
+    SetSmsSignIn,
+    method_key,
+)
+from provisioning.core.planner import needs_default_method, plan
+from provisioning.graph.batch import BatchRequest, BatchResponse
+from provisioning.graph.client import collection_items, methods_from_items, operation_call
+from provisioning.graph.failures import READ_PERMISSION, Call, error_for_status
+from provisioning.graph.paths import GraphPaths
+from provisioning.use_cases.service import describe_error, finish_outcome, planned_outcome, sms_applied
+
+MAX_POST_RETRIES = 2  # a lost POST is re-read and re-sent at most this often
+UNANSWERED = "Graph did not answer (timeout or dropped connection) and a re-read could not confirm it"
+
+
+class BatchPort(Protocol):
+    """What the executor needs of the ``$batch`` sender."""
+
+    def send(self, requests: Sequence[BatchRequest]) -> Mapping[str, BatchResponse]: ...
+
+
+@dataclass
+class _Progress:
+    """One row's writes as the rounds go."""
+
+    row: DesiredRow
+    operations: tuple[Operation, ...]
+    results: list[OperationResult] = field(default_factory=list)
+    retries: int = 0
+    stopped: bool = False
+
+    @property
+    def next_index(self) -> int:
+        return len(self.results)
+
+    @property
+    def active(self) -> bool:
+        return not self.stopped and self.next_index < len(self.operations)
+
+
+class ChunkExecutor:
+    """Reads and applies a chunk's rows through ``$batch``."""
+
+    def __init__(self, sender: BatchPort, paths: GraphPaths, graph_root: str) -> None:
+        self._sender = sender
+        self._paths = paths
+        self._root = graph_root.rstrip("/")
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    def read(self, rows: Sequence[DesiredRow]) -> dict[int, CurrentMethods | Outcome]:
+        """Each valid row's current methods (with the default where it matters), or its final outcome."""
+        found: dict[int, CurrentMethods | Outcome] = {
+            r.line: Outcome(r, OutcomeKind.INVALID, error="; ".join(r.errors)) for r in rows if not r.valid
+        }
+        valid = [r for r in rows if r.valid]
+        answers = self._sender.send([self._get(f"m{r.line}", self._paths.methods(r.user)) for r in valid])
+        for row in valid:
+            answer = answers[f"m{row.line}"]
+            if _ok(answer):
+                found[row.line] = methods_from_items(row.user, collection_items(answer.body))
+            else:
+                found[row.line] = self._failed_read(row, answer, "read methods")
+        self._read_defaults(valid, found)
+        return found
+
+    def _read_defaults(self, rows: Sequence[DesiredRow], found: dict[int, CurrentMethods | Outcome]) -> None:
+        wanted = [
+            r for r in rows if isinstance(c := found[r.line], CurrentMethods) and needs_default_method(c, r)
+        ]
+        requests = [self._get(f"d{r.line}", self._paths.sign_in_preferences(r.user)) for r in wanted]
+        answers = self._sender.send(requests) if requests else {}
+        for row in wanted:
+            current = found[row.line]
+            answer = answers[f"d{row.line}"]
+            assert isinstance(current, CurrentMethods)
+            if _ok(answer) and isinstance(answer.body, Mapping):
+                method = answer.body.get("userPreferredMethodForSecondaryAuthentication")
+                system = answer.body.get("isSystemPreferredAuthenticationMethodEnabled")
+                found[row.line] = replace(
+                    current,
+                    default_method=method if isinstance(method, str) else None,
+                    default_known=True,
+                    system_preferred=system if isinstance(system, bool) else None,
+                )
+            # Unread default: the planner then refuses to delete phones, and says why.
+
+    def _failed_read(self, row: DesiredRow, answer: BatchResponse, what: str) -> Outcome:
+        call = Call("GET", "", row.user, what, READ_PERMISSION)
+        if answer.status == 0:
+            return Outcome(row, OutcomeKind.FAILED, error=f"{what}: Graph did not answer; try the row again")
+        error = error_for_status(call, answer.status, answer.headers, answer.body, None)
+        ids = (answer.request_id,) if answer.request_id else ()
+        return Outcome(row, OutcomeKind.FAILED, error=describe_error(error), request_ids=ids)
+
+    # --- writes -----------------------------------------------------------------------------------
+
+    def apply(
+        self,
+        rows: Sequence[DesiredRow],
+        currents: Mapping[int, CurrentMethods | Outcome],
+        *,
+        dry_run: bool,
+        before: Mapping[int, CurrentMethods] | None = None,
+    ) -> list[Outcome]:
+        """Plan every row and apply the plans in rounds; one outcome per row, in row order."""
+        readable = {r.line: (r, c) for r in rows if isinstance(c := currents[r.line], CurrentMethods)}
+        plans = {line: plan(current, row) for line, (row, current) in readable.items()}
+        if dry_run:
+            return [
+                planned_outcome(r, plans[r.line], readable[r.line][1])
+                if r.line in readable
+                else self._final(r, currents)
+                for r in rows
+            ]
+        progress = {line: _Progress(readable[line][0], p.operations) for line, p in plans.items()}
+        for _ in range(
+            max((len(p.operations) for p in progress.values()), default=0) * (MAX_POST_RETRIES + 2)
+        ):
+            if not any(p.active for p in progress.values()):
+                break
+            self._round(progress)
+        states = self._sms_states([p for p in progress.values() if sms_applied(p.results)])
+        outcomes = []
+        for row in rows:
+            if row.line not in readable:
+                outcomes.append(self._final(row, currents))
+                continue
+            outcomes.append(
+                finish_outcome(
+                    row,
+                    plans[row.line],
+                    readable[row.line][1],
+                    progress[row.line].results,
+                    before=(before or {}).get(row.line),
+                    sms_state=states.get(row.line),
+                    sms_read=row.line in states,
+                )
+            )
+        return outcomes
+
+    def _round(self, progress: Mapping[int, _Progress]) -> None:
+        active = [(line, p) for line, p in progress.items() if p.active]
+        alone = len(active) == 1
+        requests: list[BatchRequest] = []
+        segments: dict[int, list[tuple[str, Operation]]] = {}
+        for line, p in active:
+            segment = self._segment(p, chain=alone)
+            segments[line] = segment
+            previous: str | None = None
+            for request_id, op in segment:
+                requests.append(self._write(request_id, op, depends_on=previous))
+                previous = request_id
+        answers = self._sender.send(requests)
+        lost: list[tuple[_Progress, Operation, BatchResponse]] = []
+        for line, segment in segments.items():
+            p = progress[line]
+            for request_id, op in segment:
+                answer = answers[request_id]
+                if _ok(answer):
+                    p.results.append(OperationResult(op, ok=True, request_id=answer.request_id))
+                    continue
+                if _uncertain(op, answer):
+                    lost.append((p, op, answer))
+                elif answer.status != 424:
+                    p.results.append(
+                        OperationResult(
+                            op, ok=False, request_id=answer.request_id, error=self._error(op, answer)
+                        )
+                    )
+                    p.stopped = True
+                break
+        if lost:
+            self._settle(lost)
+
+    def _segment(self, p: _Progress, *, chain: bool) -> list[tuple[str, Operation]]:
+        """The row's next write; with *chain*, its next writes of one API version (at most 20)."""
+        segment: list[tuple[str, Operation]] = []
+        api = None
+        for index in range(p.next_index, len(p.operations)):
+            op = p.operations[index]
+            op_api = self._api_of(op)
+            if segment and (not chain or op_api != api or len(segment) == 20):
+                break
+            api = op_api
+            segment.append((f"w{p.row.line}-{index}-{p.retries}", op))
+        return segment
+
+    def _settle(self, lost: Sequence[tuple[_Progress, Operation, BatchResponse]]) -> None:
+        """Re-read users whose write may have applied: applied counts as done; else a lost POST is sent
+        again (at most ``MAX_POST_RETRIES`` times) and a refused write fails with Graph's answer."""
+        answers = self._sender.send(
+            [self._get(f"r{p.row.line}", self._paths.methods(p.row.user)) for p, _, _ in lost]
+        )
+        for p, op, first in lost:
+            answer = answers[f"r{p.row.line}"]
+            now = methods_from_items(p.row.user, collection_items(answer.body)) if _ok(answer) else None
+            if now is not None and _applied(op, now):
+                p.results.append(OperationResult(op, ok=True, request_id=first.request_id))
+            elif now is not None and _unanswered(first) and p.retries < MAX_POST_RETRIES:
+                p.retries += 1  # the next round sends it again
+            else:
+                error = UNANSWERED if _unanswered(first) else self._error(op, first)
+                p.results.append(OperationResult(op, ok=False, request_id=first.request_id, error=error))
+                p.stopped = True
+
+    def _sms_states(self, rows: Sequence[_Progress]) -> dict[int, str | None]:
+        requests = [
+            self._get(f"s{p.row.line}", self._paths.phone_method(p.row.user, MethodKind.MOBILE)) for p in rows
+        ]
+        answers = self._sender.send(requests) if requests else {}
+        states: dict[int, str | None] = {}
+        for p in rows:
+            answer = answers[f"s{p.row.line}"]
+            state = (
+                answer.body.get("smsSignInState")
+                if _ok(answer) and isinstance(answer.body, Mapping)
+                else None
+            )
+            states[p.row.line] = state if isinstance(state, str) else None
+        return states
+
+    # --- requests -----------------------------------------------------------------------------------
+
+    def _relative(self, url: str) -> tuple[str, str]:
+        for api in ("v1.0", "beta"):
+            prefix = f"{self._root}/{api}"
+            if url.startswith(prefix):
+                return api, url[len(prefix) :]
+        msg = f"not a Graph URL under {self._root}: {url}"
+        raise ValueError(msg)
+
+    def _get(self, request_id: str, url: str) -> BatchRequest:
+        api, path = self._relative(url)
+        return BatchRequest(request_id, "GET", path, api=api)  # type: ignore[arg-type]
+
+    def _write(self, request_id: str, op: Operation, *, depends_on: str | None) -> BatchRequest:
+        call = operation_call(self._paths, op, op.user)
+        api, path = self._relative(call.url)
+        return BatchRequest(
+            request_id, call.method, path, api=api,  # type: ignore[arg-type]
+            body=call.body, depends_on=(depends_on,) if depends_on else (), is_write=True,
+        )  # fmt: skip
+
+    def _api_of(self, op: Operation) -> str:
+        return self._relative(operation_call(self._paths, op, op.user).url)[0]
+
+    def _error(self, op: Operation, answer: BatchResponse) -> str:
+        call = operation_call(self._paths, op, op.user)
+        return describe_error(error_for_status(call, answer.status, answer.headers, answer.body, None))
+
+    @staticmethod
+    def _final(row: DesiredRow, currents: Mapping[int, CurrentMethods | Outcome]) -> Outcome:
+        """The outcome a row already has (invalid, or its read failed)."""
+        outcome = currents[row.line]
+        assert isinstance(outcome, Outcome)
+        return outcome
+
+
+def _ok(answer: BatchResponse) -> bool:
+    return 200 <= answer.status < 300
+
+
+def _uncertain(op: Operation, answer: BatchResponse) -> bool:
+    """Whether a failed write may have taken effect all the same, so the user is re-read first.
+
+    A POST whose answer was lost may have been applied (graph-api.md section 7). A DELETE answered
+    404, or an add answered 400/409 ("already exists"), may meet the effect of an earlier try whose
+    answer was lost (the sender re-sends a DELETE after a 500/502/504) or of another delivery of the
+    same chunk running at the same time; the re-read tells.
+    """
+    if isinstance(op, AddPhone | AddEmail | SetSmsSignIn) and _unanswered(answer):
+        return True
+    if isinstance(op, DeletePhone | DeleteEmail):
+        return answer.status == 404
+    return isinstance(op, AddPhone | AddEmail) and answer.status in (400, 409)
+
+
+def _unanswered(answer: BatchResponse) -> bool:
+    """No answer, or one that does not say whether the request ran (timeout, drop, 500/502/504)."""
+    return answer.status in (0, 500, 502, 504)
+
+
+def _applied(op: Operation, now: CurrentMethods) -> bool:
+    match op:
+        case AddPhone(kind=kind, number=number):
+            have = now.phones.get(kind)
+            return have is not None and method_key(kind, have) == method_key(kind, number)
+        case AddEmail(address=address):
+            return now.email is not None and method_key(MethodKind.EMAIL, now.email) == method_key(
+                MethodKind.EMAIL, address
+            )
+        case SetSmsSignIn(enable=enable):
+            return (now.sms_sign_in_state == "ready") == enable
+        case DeletePhone(kind=kind):
+            return kind not in now.phones
+        case DeleteEmail():
+            return now.email is None
+        case _:
+            return False

@@ -1,0 +1,255 @@
+"""The serverless pipeline: fan a job's rows out to the work queue, work a chunk, record poison, sync.
+
+Triggers call these functions and nothing else. Delivery is at least once everywhere, so each step is
+idempotent: a job per blob version, a journal of the users' methods before a chunk's first write, and
+outcomes that only the first complete attempt records (``jobs.JobStore``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Protocol
+
+from provisioning.core.job_records import ChunkMessage, JobKind, JobRecord, split_chunks
+from provisioning.core.masking import mask_text
+from provisioning.core.models import (
+    ALL_KINDS,
+    CurrentMethods,
+    DesiredRow,
+    JobState,
+    JobStatus,
+    Outcome,
+    OutcomeKind,
+)
+from provisioning.core.sync_rows import SyncSettings
+from provisioning.csv_input.reader import ReaderLimits, iter_rows, scan_csv
+from provisioning.errors import InputError
+from provisioning.graph.client import GraphClient
+from provisioning.settings import Settings
+from provisioning.storage.account import StorageSettings
+from provisioning.storage.blobs import BlobStore
+from provisioning.storage.jobs import JobStore
+from provisioning.use_cases.executor import ChunkExecutor
+
+log = logging.getLogger(__name__)
+
+
+class Services(Protocol):
+    """What the pipeline's steps need of the process's wiring (``entrypoints.wiring.Services``)."""
+
+    env: Mapping[str, str]
+    storage: StorageSettings
+    blobs: BlobStore
+    jobs: JobStore
+
+    def graph(self) -> GraphClient: ...
+
+    def chunk_executor(self) -> ChunkExecutor: ...
+
+    def sync_settings(self) -> SyncSettings: ...
+
+
+class BlobClientLike(Protocol):
+    """The part of ``azure.storage.blob.BlobClient`` the CSV drop uses (the SDK-type binding)."""
+
+    @property
+    def container_name(self) -> str: ...
+
+    @property
+    def blob_name(self) -> str: ...
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --- fan-out ------------------------------------------------------------------------------------
+
+
+def fan_out(
+    jobs: JobStore, job_id: str, rows: Iterable[DesiredRow], *, dry_run: bool, senders: int = 8
+) -> int:
+    """Send rows in chunks of up to 20 valid users; returns the chunk count.
+
+    A chunk is a contiguous window of the input, so the final report, built chunk by chunk, keeps
+    the input's line order. Invalid rows ride along in their window's message and the worker records
+    them without calling Graph; a window of invalid rows only is recorded at once, never queued.
+    Up to *senders* windows are sent at once (storage round trips dominate), with at most twice that
+    many waiting, so memory stays bounded whatever the file size.
+    """
+    chunk = 0
+    pending: deque[Future[object]] = deque()
+    with ThreadPoolExecutor(max_workers=senders, thread_name_prefix="fan-out") as pool:
+        for window in split_chunks(rows):
+            pending.append(pool.submit(_send_window, jobs, job_id, chunk, window, dry_run))
+            chunk += 1
+            while len(pending) > 2 * senders:
+                pending.popleft().result()
+        for future in pending:
+            future.result()
+    return chunk
+
+
+def _send_window(jobs: JobStore, job_id: str, chunk: int, window: list[DesiredRow], dry_run: bool) -> object:
+    if any(row.valid for row in window):
+        jobs.enqueue_chunk(job_id, chunk, window, dry_run)
+        return None
+    invalid = [Outcome(row, OutcomeKind.INVALID, error="; ".join(row.errors)) for row in window]
+    return jobs.record_outcomes_without_queue(job_id, chunk, invalid)
+
+
+def fan_out_blob(client: BlobClientLike, services: Services) -> str:
+    """The CSV drop: validate the uploaded file as a stream and fan its rows out; returns the job id.
+
+    The same blob version delivered twice starts no second job; a delivery that died half-way through
+    the fan-out is finished by the next one (re-sent chunks are idempotent).
+    """
+    container, name = client.container_name, client.blob_name
+    props = services.blobs.properties(container, name)
+    if props is None:
+        log.warning("blob %s/%s is gone before it could be read", container, name)
+        return ""
+    job_id = JobStore.job_id_for_blob(container, name, props.etag)
+    existing = services.jobs.load_job(job_id)
+    if existing is not None and existing.chunks is not None:
+        log.info("blob %s already made job %s; not starting another", name, job_id)
+        if existing.state is JobState.RUNNING:
+            # The delivery that fanned it out may have died between recording the chunk count in
+            # job.json and in progress.json; without the latter the job could never complete.
+            services.jobs.set_chunk_count(job_id, existing.chunks)
+        return job_id
+    limits = Settings.offline(services.env)
+    # Pinned to the ETag the job id was made from: both passes read that version or fail.
+    source = services.blobs.open_chunks(container, name, etag=props.etag)
+    reader = ReaderLimits(limits.max_file_bytes, limits.max_rows)
+    scan = scan_csv(source, name=name, default_region=limits.default_region, limits=reader, size=props.size)
+    record = JobRecord(
+        job_id,
+        JobKind.CSV,
+        f"{container}/{name}",
+        _now(),
+        rows=scan.rows,
+        managed=scan.managed,
+        etag=props.etag,
+    )
+    if existing is None:
+        services.jobs.create_job(record)
+    if not scan.accepted:
+        services.jobs.reject_job(record, scan.file_errors)
+        log.warning("job %s: %s rejected: %s", job_id, name, "; ".join(scan.file_errors))
+        return job_id
+    chunks = fan_out(
+        services.jobs, job_id, iter_rows(source, scan, default_region=limits.default_region), dry_run=False
+    )
+    services.jobs.set_chunk_count(job_id, chunks, rows=scan.rows)
+    log.info("job %s: %s fanned out, %d rows in %d chunks", job_id, name, scan.rows, chunks)
+    return job_id
+
+
+# --- the worker ---------------------------------------------------------------------------------
+
+
+def process_chunk_message(text: str, services: Services) -> None:
+    """Work one queue message; a malformed one is logged and dropped (it can never succeed)."""
+    try:
+        message = services.jobs.decode_message(text)
+    except InputError as exc:
+        log.warning("dropping a malformed work message: %s", mask_text(str(exc)))
+        return
+    process_chunk(message, services.chunk_executor(), services.jobs)
+
+
+def process_chunk(message: ChunkMessage, executor: ChunkExecutor, jobs: JobStore) -> bool:
+    """Read, journal, plan and apply one chunk, then record its outcomes; True if that ended the job.
+
+    A chunk whose outcomes exist already (a redelivery) is only marked done again. The journal keeps
+    the methods the FIRST attempt found, so a retry after a crash reports the whole change and
+    undo.csv restores the true previous values.
+    """
+    job, chunk = message.job_id, message.chunk
+    if jobs.chunk_outcomes_exist(job, chunk):
+        return jobs.complete_chunk(job, chunk, ())
+    reads = executor.read(message.rows)
+    before = _journal(jobs, message, reads)
+    outcomes = executor.apply(message.rows, reads, dry_run=message.dry_run, before=before)
+    return jobs.complete_chunk(job, chunk, outcomes)
+
+
+def _journal(
+    jobs: JobStore, message: ChunkMessage, reads: Mapping[int, CurrentMethods | Outcome]
+) -> dict[int, CurrentMethods]:
+    """The users' methods before this chunk's first write: this attempt's reads, or an earlier one's."""
+    if message.dry_run:
+        return {}
+    now = {line: current for line, current in reads.items() if isinstance(current, CurrentMethods)}
+    if jobs.save_journal(message.job_id, message.chunk, now):
+        return now
+    return jobs.load_journal(message.job_id, message.chunk) or now
+
+
+def record_poisoned_chunk(text: str, services: Services) -> None:
+    """A chunk that failed every delivery: each of its rows becomes `failed`, so the job completes."""
+    try:
+        message = services.jobs.decode_message(text)
+    except InputError as exc:
+        log.warning("dropping a malformed poison message: %s", mask_text(str(exc)))
+        return
+    if services.jobs.chunk_outcomes_exist(message.job_id, message.chunk):
+        services.jobs.complete_chunk(message.job_id, message.chunk, ())
+        return
+    reason = (
+        "the worker failed on this chunk on every delivery (moved to the poison queue); some of the row's "
+        "changes may have been applied: check the user and run the row again"
+    )
+    outcomes = [Outcome(row, OutcomeKind.FAILED, error=reason) for row in message.rows]
+    services.jobs.complete_chunk(message.job_id, message.chunk, outcomes)
+    log.error(
+        "job %s chunk %d: poisoned; %d rows recorded as failed", message.job_id, message.chunk, len(outcomes)
+    )
+
+
+# --- jobs submitted by the HTTP endpoint and the nightly sync ------------------------------------
+
+
+class Pipeline:
+    """``JobPort`` over the job store: submit rows as a job, read a job's status."""
+
+    def __init__(self, jobs: JobStore) -> None:
+        self._jobs = jobs
+
+    def submit(self, rows: Sequence[DesiredRow], *, dry_run: bool, source: str) -> str:
+        kind = JobKind.SYNC if source == "sync" else JobKind.HTTP
+        job_id = str(uuid.uuid4())
+        managed = frozenset().union(*(r.managed for r in rows)) if rows else frozenset(ALL_KINDS)
+        record = JobRecord(job_id, kind, source, _now(), dry_run=dry_run, rows=len(rows), managed=managed)
+        self._jobs.create_job(record)
+        chunks = fan_out(self._jobs, job_id, rows, dry_run=dry_run)
+        self._jobs.set_chunk_count(job_id, chunks, rows=len(rows))
+        return job_id
+
+    def status(self, job_id: str) -> JobStatus | None:
+        return self._jobs.status(job_id)
+
+
+def run_nightly_sync(services: Services, *, past_due: bool = False, dry_run: bool | None = None) -> str:
+    """The timer: run the directory sync once as a job; returns the job id."""
+    from provisioning.graph.directory import DirectoryClient
+    from provisioning.use_cases.sync import run_sync
+
+    if past_due:
+        log.info("the nightly sync is running late (past due)")
+    run = run_sync(
+        DirectoryClient(services.graph()),
+        Pipeline(services.jobs),
+        services.blobs,
+        container=services.storage.state_container,
+        settings=services.sync_settings(),
+        default_region=Settings.offline(services.env).default_region,
+        dry_run=dry_run,
+    )
+    return run.job_id

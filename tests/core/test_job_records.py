@@ -1,0 +1,159 @@
+"""Job records, progress bitmaps, work messages and chunking as values (pure, no Azurite)."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from provisioning.core.job_records import (
+    ChunkMessage,
+    JobKind,
+    JobRecord,
+    Progress,
+    decode_message,
+    encode_message,
+    split_chunks,
+)
+from provisioning.core.models import JobState, MethodKind
+from provisioning.errors import InputError
+from tests.builders import MOBILE, A, desired
+
+FORBIDDEN = {"httpx", "tenacity", "azure", "os", "time", "logging", "msal", "socket"}
+
+
+def test_job_records_module_imports_no_io():
+    """job_records is part of the functional core: it imports nothing that does I/O."""
+    path = Path(__file__).parents[2] / "provisioning" / "core" / "job_records.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module}
+    assert not {name.split(".")[0] for name in names} & FORBIDDEN
+
+
+def test_job_record_round_trips_through_json():
+    """A record read back from its JSON equals the original, managed kinds and counts included."""
+    record = JobRecord(
+        "job-1",
+        JobKind.CSV,
+        "provisioning-input/users.csv",
+        "2026-01-01T00:00:00+00:00",
+        dry_run=True,
+        rows=41,
+        managed=frozenset({MethodKind.MOBILE, MethodKind.EMAIL}),
+        etag='"0x1"',
+        chunks=3,
+        state=JobState.COMPLETED,
+        finished="2026-01-01T00:01:00+00:00",
+        outcomes={"changed": 41},
+    )
+
+    assert JobRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
+
+
+def test_a_damaged_job_record_is_a_value_error():
+    """A job.json that is not a record raises ValueError naming the file kind."""
+    with pytest.raises(ValueError, match=r"job\.json is not a job record"):
+        JobRecord.from_json({"id": "x", "kind": "ftp"})
+
+
+def test_progress_marks_counts_and_completes():
+    """Chunks are marked once each; the job is complete when every counted chunk is done."""
+    progress = Progress().mark(0).mark(9).mark(9)
+
+    assert (progress.count, progress.is_done(9), progress.is_done(8), progress.complete) == (
+        2,
+        True,
+        False,
+        False,
+    )
+    assert progress.with_chunks(10).complete is False
+    assert Progress().mark(0).mark(1).with_chunks(2).complete
+
+
+def test_progress_is_claimed_once_and_only_when_complete():
+    """The first claim on a complete job wins; claims before completion change nothing."""
+    incomplete = Progress(chunks=2).mark(0).claimed_by("chunk:0")
+    complete = incomplete.mark(1).claimed_by("chunk:1").claimed_by("fanout")
+
+    assert incomplete.finaliser is None
+    assert complete.finaliser == "chunk:1"
+
+
+def test_progress_round_trips_as_a_compact_bitmap():
+    """A thousand done chunks take a 125-byte bitmap, base64-encoded."""
+    progress = Progress(chunks=1000)
+    for chunk in range(1000):
+        progress = progress.mark(chunk)
+
+    document = progress.to_json()
+
+    assert len(str(document["done"])) == 168
+    assert Progress.from_json(json.loads(json.dumps(document))) == progress
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        pytest.param(lambda: Progress(chunks=3).mark(3), "outside the job's 3 chunks", id="beyond-the-count"),
+        pytest.param(lambda: Progress().mark(5).with_chunks(5), "already done", id="count-below-done"),
+        pytest.param(lambda: Progress(chunks=4).with_chunks(5), "has 4 chunks, not 5", id="count-changes"),
+    ],
+)
+def test_progress_refuses_contradictions(build, message):
+    """Marking past the count, or a count that contradicts the marks, is a ValueError."""
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_messages_round_trip():
+    """A work message decodes to the rows it was encoded from."""
+    rows = (desired({MOBILE: A}, line=2), desired({}, line=3, user="bob@contoso.test", forced_removal=True))
+    message = ChunkMessage("job-1", 7, True, rows)
+
+    assert decode_message(encode_message(message)) == message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("{", "not JSON", id="not-json"),
+        pytest.param("[]", "expected a JSON object", id="not-an-object"),
+        pytest.param(
+            '{"job": "j", "chunk": "1", "dryRun": false, "rows": []}', "expected int", id="chunk-text"
+        ),
+        pytest.param(
+            '{"job": "j", "chunk": true, "dryRun": false, "rows": []}', "expected int", id="chunk-bool"
+        ),
+        pytest.param(
+            '{"job": "j", "chunk": -1, "dryRun": false, "rows": []}', "chunk number >= 0", id="negative"
+        ),
+        pytest.param('{"job": "j", "chunk": 1, "rows": []}', "expected bool", id="no-dry-run"),
+        pytest.param('{"job": "j", "chunk": 1, "dryRun": false, "rows": [{}]}', r"rows\[0\]", id="bad-row"),
+    ],
+)
+def test_malformed_messages_are_input_errors(text, expected):
+    """A message that is not a work message raises InputError saying what is wrong."""
+    with pytest.raises(InputError, match=expected):
+        decode_message(text)
+
+
+def test_chunks_are_windows_in_input_order_with_invalid_rows_riding_along():
+    """Windows hold up to *size* valid rows (invalid ones ride along), so chunk order is line order."""
+    rows = [desired(line=n, errors=("bad",) if n in {4, 5, 9} else ()) for n in range(2, 12)]
+
+    chunks = [[row.line for row in chunk] for chunk in split_chunks(rows, size=3)]
+
+    assert chunks == [[2, 3, 4, 5, 6], [7, 8, 9, 10], [11]]
+
+
+def test_a_long_invalid_run_closes_its_window():
+    """More than *size* invalid rows in a row start a new window, so no message grows without bound."""
+    rows = [desired(line=n, errors=("bad",) if n > 2 else ()) for n in range(2, 10)]
+
+    chunks = [[row.line for row in chunk] for chunk in split_chunks(rows, size=3)]
+
+    assert chunks == [[2, 3, 4, 5], [6, 7, 8], [9]]

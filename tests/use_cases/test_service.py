@@ -1,0 +1,199 @@
+"""The executor over a fake Graph: outcomes, ordering, failures as values, dry runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioning.core.models import (
+    AddPhone,
+    CurrentMethods,
+    DefaultMethod,
+    DeletePhone,
+    DesiredRow,
+    MethodKind,
+    OutcomeKind,
+    SetDefaultMethod,
+    SmsSignIn,
+)
+from provisioning.errors import AuthenticationError
+from provisioning.use_cases.service import apply_row, provision
+from tests.fakes import FakeGraph, FakeUser
+
+MOBILE, ALT, OFFICE, EMAIL = (
+    MethodKind.MOBILE,
+    MethodKind.ALTERNATE_MOBILE,
+    MethodKind.OFFICE,
+    MethodKind.EMAIL,
+)
+A, B, C = "+31 612345678", "+31 687654321", "+31 201234567"
+
+
+def row(user: str, values=None, line: int = 2, **kwargs) -> DesiredRow:
+    return DesiredRow(line, user, values or {}, **kwargs)
+
+
+def test_one_failing_user_does_not_stop_the_others():
+    """A user whose write fails is `failed`; the next user is still provisioned."""
+    graph = FakeGraph({"ann": FakeUser(), "bob": FakeUser()}, failing={"ann": AddPhone})
+
+    outcomes = provision([row("ann", {MOBILE: A}), row("bob", {MOBILE: A}, line=3)], graph, dry_run=False)
+
+    assert [o.kind for o in outcomes] == [OutcomeKind.FAILED, OutcomeKind.CHANGED]
+    assert graph.users["bob"].phones == {MOBILE: A}
+    assert outcomes[0].error is not None
+    assert "400" in outcomes[0].error
+
+
+def test_missing_user_is_a_failed_row_with_the_reason():
+    """A user Graph does not know becomes a failed row naming the 404."""
+    outcomes = provision([row("ghost", {MOBILE: A})], FakeGraph({}), dry_run=False)
+
+    assert outcomes[0].kind is OutcomeKind.FAILED
+    assert outcomes[0].error is not None
+    assert "404" in outcomes[0].error
+
+
+def test_invalid_rows_are_reported_and_never_read():
+    """An invalid row gets the outcome `invalid` without any Graph call."""
+    graph = FakeGraph({"ann": FakeUser()})
+
+    outcomes = provision([row("ann", errors=("Mobile: not a phone number",))], graph, dry_run=False)
+
+    assert outcomes[0].kind is OutcomeKind.INVALID
+    assert graph.reads == []
+
+
+def test_dry_run_writes_nothing_and_reports_what_would_change():
+    """A dry run plans every row and applies nothing."""
+    graph = FakeGraph({"ann": FakeUser()})
+
+    outcomes = provision([row("ann", {MOBILE: A})], graph, dry_run=True)
+
+    assert outcomes[0].kind is OutcomeKind.CHANGED
+    assert graph.applied == []
+    assert graph.users["ann"].phones == {}
+
+
+def test_second_run_of_the_same_rows_is_unchanged():
+    """Applying the same rows twice changes nothing the second time."""
+    graph = FakeGraph({"ann": FakeUser(phones={OFFICE: C}, default="voiceOffice")})
+    rows = [row("ann", {MOBILE: A, ALT: B}, sms_sign_in=SmsSignIn.ENABLE)]
+    provision(rows, graph, dry_run=False)
+    writes = len(graph.applied)
+
+    outcomes = provision(rows, graph, dry_run=False)
+
+    assert outcomes[0].kind is OutcomeKind.UNCHANGED
+    assert len(graph.applied) == writes
+
+
+def test_skipped_row_is_reported_as_skipped():
+    """A row whose only change is refused by a rule is `skipped`, not `unchanged`."""
+    graph = FakeGraph({"ann": FakeUser(phones={MOBILE: A})})
+
+    outcomes = provision([row("ann", {MOBILE: B})], graph, dry_run=False)
+
+    assert outcomes[0].kind is OutcomeKind.SKIPPED
+
+
+def test_failure_stops_the_rest_of_that_users_plan():
+    """After a failed write, the user's later operations are not attempted."""
+    graph = FakeGraph(
+        {"ann": FakeUser(phones={MOBILE: A, OFFICE: C}, default="sms")}, failing={"ann": SetDefaultMethod}
+    )
+    desired = row("ann", {OFFICE: C}, forced_removal=True, default_method=DefaultMethod.VOICE_OFFICE)
+
+    outcomes = provision([desired], graph, dry_run=False)
+
+    assert outcomes[0].kind is OutcomeKind.FAILED
+    assert graph.users["ann"].phones == {MOBILE: A, OFFICE: C}
+    assert not any(isinstance(op, DeletePhone) for op in graph.applied)
+
+
+def test_default_is_read_only_for_rows_that_need_it():
+    """Rows that neither delete nor set a default cost no default-method read."""
+    graph = FakeGraph({"ann": FakeUser(), "bob": FakeUser(phones={OFFICE: C}, default="voiceOffice")})
+
+    provision(
+        [row("ann", {MOBILE: A}), row("bob", {}, line=3, forced_removal=True)],
+        graph,
+        dry_run=False,
+    )
+
+    assert ("ann", "default") not in graph.reads
+    assert ("bob", "default") in graph.reads
+
+
+def test_the_one_read_also_knows_the_email():
+    """The single methods read includes the email, so undo.csv never clears an unknown one."""
+    graph = FakeGraph({"ann": FakeUser(email="ann@home.example")})
+
+    outcomes = provision([row("ann", {MOBILE: A})], graph, dry_run=False)
+
+    assert outcomes[0].current is not None
+    assert outcomes[0].current.email == "ann@home.example"
+
+
+def test_sms_sign_in_state_is_reported_after_enabling():
+    """The report gets the mobile's smsSignInState as it is after the run."""
+    graph = FakeGraph({"ann": FakeUser()})
+
+    outcomes = provision([row("ann", {MOBILE: A}, sms_sign_in=SmsSignIn.ENABLE)], graph, dry_run=False)
+
+    assert outcomes[0].sms_sign_in_state == "ready"
+
+
+def test_authentication_failure_stops_the_run():
+    """A token failure would fail every row, so it escapes instead of becoming outcomes."""
+
+    class NoToken(FakeGraph):
+        def read_methods(self, user):
+            raise AuthenticationError("no token", status=401)
+
+    with pytest.raises(AuthenticationError):
+        provision([row("ann", {MOBILE: A})], NoToken({}), dry_run=False)
+
+
+def test_concurrent_runs_keep_input_order_and_report_progress():
+    """With several workers, outcomes stay in input order and progress reaches the total."""
+    users = {f"u{i}": FakeUser() for i in range(20)}
+    seen: list[int] = []
+
+    outcomes = provision(
+        [row(f"u{i}", {MOBILE: A}, line=i + 2) for i in range(20)],
+        FakeGraph(users),
+        dry_run=False,
+        concurrency=4,
+        progress=lambda done, total: seen.append(done),
+    )
+
+    assert [o.row.line for o in outcomes] == list(range(2, 22))
+    assert max(seen) == 20
+
+
+def test_a_retry_reports_the_whole_change_since_the_first_attempt():
+    """When an earlier attempt already added the mobile, the retry still reports it as changed."""
+    graph = FakeGraph({"ann": FakeUser(phones={MOBILE: A})})
+    before = CurrentMethods("ann", {})
+    desired = row("ann", {MOBILE: A, OFFICE: C})
+
+    outcome = apply_row(desired, graph, graph.read_methods("ann"), dry_run=False, before=before)
+
+    assert outcome.kind is OutcomeKind.CHANGED
+    assert outcome.current == before
+    assert [(type(r.operation).__name__, r.ok) for r in outcome.results] == [
+        ("AddPhone", True),
+        ("AddPhone", True),
+    ]
+    assert graph.applied == [AddPhone("ann", OFFICE, C)]
+
+
+def test_a_retry_with_nothing_done_earlier_is_a_normal_run():
+    """A retry whose first attempt wrote nothing reports exactly what it applied."""
+    graph = FakeGraph({"ann": FakeUser()})
+    now = graph.read_methods("ann")
+
+    outcome = apply_row(row("ann", {MOBILE: A}), graph, now, dry_run=False, before=now)
+
+    assert outcome.kind is OutcomeKind.CHANGED
+    assert [r.request_id for r in outcome.results] == ["req-1"]
