@@ -163,6 +163,14 @@ class Settings:
         reader.raise_problems()
         return limits
 
+    @staticmethod
+    def concurrency_of(env: Mapping[str, str]) -> int:
+        """``PROVISIONING_CONCURRENCY`` alone (1..64), for the HTTP endpoint's wiring."""
+        reader = _Reader(env)
+        value = reader.integer("CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1, maximum=MAX_CONCURRENCY)
+        reader.raise_problems()
+        return value
+
 
 class _Reader:
     """Reads ``PROVISIONING_*`` variables and collects every problem instead of stopping at the first."""

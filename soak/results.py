@@ -10,13 +10,11 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from provisioning.core.models import DesiredRow
+from soak.config import SoakConfig
 from soak.invariants import Verdict
-
-if TYPE_CHECKING:
-    from soak.run import SoakConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

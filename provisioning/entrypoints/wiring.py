@@ -1,5 +1,7 @@
 """Process-wide wiring for the Function App: settings read once, one Graph client, one storage client.
 
+Every setting is parsed on first use and kept: nothing re-reads the environment per chunk or per request.
+
 Nothing is built at import time: ``services()`` builds on first use and keeps the result for the life
 of the worker process, so the token cache, TLS connections and httpx pool are reused across
 invocations (the Functions host keeps a Python worker process alive between them).
@@ -18,7 +20,7 @@ from provisioning.entrypoints.http.handlers import ApiDeps
 from provisioning.graph.client import GraphClient
 from provisioning.graph.paths import GraphPaths
 from provisioning.graph.stack import GraphStack, build_graph_stack
-from provisioning.settings import Settings
+from provisioning.settings import InputLimits, Settings
 from provisioning.storage.account import StorageSettings, build_blob_service, build_queue, ensure_resources
 from provisioning.storage.blobs import BlobStore
 from provisioning.storage.jobs import JobStore
@@ -36,13 +38,26 @@ class Services:
     storage: StorageSettings
     blobs: BlobStore
     jobs: JobStore
+    _settings: Settings | None = None
+    _limits: InputLimits | None = None
+    _sync: SyncSettings | None = None
+    _deps: ApiDeps | None = None
     _stack: GraphStack | None = None
     _presence: Presence | None = None
     _access: ApiAccess | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def settings(self) -> Settings:
-        return Settings.from_env(self.env)
+        """Every Graph setting, parsed once (a ``ConfigurationError`` is raised again on each use)."""
+        if self._settings is None:
+            self._settings = Settings.from_env(self.env)
+        return self._settings
+
+    def limits(self) -> InputLimits:
+        """The input limits (region, file size, rows): all the CSV fan-out reads, never Graph's settings."""
+        if self._limits is None:
+            self._limits = Settings.offline(self.env)
+        return self._limits
 
     def stack(self) -> GraphStack:
         """The process's Graph clients: one MSAL app and token cache, one connection pool, one pacer."""
@@ -70,7 +85,9 @@ class Services:
         return ChunkExecutor(stack.batch, GraphPaths(root), root)
 
     def sync_settings(self) -> SyncSettings:
-        return SyncSettings.from_env(self.env)
+        if self._sync is None:
+            self._sync = SyncSettings.from_env(self.env)
+        return self._sync
 
     def api_access(self) -> ApiAccess:
         """The endpoint's gate, one per process: its rate buckets and the issuer's keys outlive a request.
@@ -83,15 +100,16 @@ class Services:
             return self._access
 
     def api_deps(self) -> ApiDeps:
-        limits = Settings.offline(self.env)
-        concurrency = int(self.env.get("PROVISIONING_CONCURRENCY", "4") or 4)
-        return ApiDeps(
-            graph=self.graph,
-            jobs=Pipeline(self.jobs),
-            default_region=limits.default_region,
-            concurrency=concurrency,
-            access=self.api_access(),
-        )
+        """The endpoint's dependencies, built once; ``PROVISIONING_CONCURRENCY`` is held to 1..64."""
+        if self._deps is None:
+            self._deps = ApiDeps(
+                graph=self.graph,
+                jobs=Pipeline(self.jobs),
+                default_region=self.limits().default_region,
+                concurrency=Settings.concurrency_of(self.env),
+                access=self.api_access(),
+            )
+        return self._deps
 
     def close(self) -> None:
         if self._stack is not None:

@@ -30,7 +30,7 @@ from provisioning.core.sync_rows import SyncSettings
 from provisioning.csv_input.reader import ReaderLimits, iter_rows, scan_csv
 from provisioning.errors import InputError
 from provisioning.graph.client import GraphClient
-from provisioning.settings import Settings
+from provisioning.settings import InputLimits
 from provisioning.storage.account import StorageSettings
 from provisioning.storage.blobs import BlobStore
 from provisioning.storage.jobs import JobStore
@@ -46,6 +46,8 @@ class Services(Protocol):
     storage: StorageSettings
     blobs: BlobStore
     jobs: JobStore
+
+    def limits(self) -> InputLimits: ...
 
     def graph(self) -> GraphClient: ...
 
@@ -123,7 +125,7 @@ def fan_out_blob(client: BlobClientLike, services: Services) -> str:
             # job.json and in progress.json; without the latter the job could never complete.
             services.jobs.set_chunk_count(job_id, existing.chunks)
         return job_id
-    limits = Settings.offline(services.env)
+    limits = services.limits()
     # Pinned to the ETag the job id was made from: both passes read that version or fail.
     source = services.blobs.open_chunks(container, name, etag=props.etag)
     reader = ReaderLimits(limits.max_file_bytes, limits.max_rows)
@@ -249,7 +251,7 @@ def run_nightly_sync(services: Services, *, past_due: bool = False, dry_run: boo
         services.blobs,
         container=services.storage.state_container,
         settings=services.sync_settings(),
-        default_region=Settings.offline(services.env).default_region,
+        default_region=services.limits().default_region,
         dry_run=dry_run,
     )
     return run.job_id

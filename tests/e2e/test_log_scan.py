@@ -109,7 +109,7 @@ def test_every_process_logged_at_debug(demo):
     debug_pids = set(re.findall(r"^\S+ \S+ (\d+) DEBUG ", runner, re.MULTILINE))
 
     assert len(debug_pids) >= 3  # the runner host and its two worker processes
-    assert re.search(r"^DEBUG provisioning\.graph: ", cli, re.MULTILINE)
+    assert re.search(r"^DEBUG provisioning\.graph\.client: ", cli, re.MULTILINE)
 
 
 def test_lines_that_named_users_were_logged_masked(demo):
@@ -118,4 +118,4 @@ def test_lines_that_named_users_were_logged_masked(demo):
     text = "\n".join(text for _, text in app_logs(out, console))
 
     assert re.search(r"httpx: HTTP Request: GET \S+/users/j\*\*\*@contoso\.test/authentication/", text)
-    assert re.search(r"provisioning\.service: line \d+ \w\*\*\*@contoso\.test: changed", text)
+    assert re.search(r"provisioning\.use_cases\.service: line \d+ \w\*\*\*@contoso\.test: changed", text)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from soak.run import SoakConfig, run_soak
+from soak.config import SoakConfig
+from soak.run import run_soak
 
 pytestmark = pytest.mark.e2e
 GAVE_UP = re.compile(r"Graph is throttling or unavailable|Graph did not answer")

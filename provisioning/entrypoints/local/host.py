@@ -17,7 +17,7 @@ import azure.functions as func
 
 from provisioning.storage.account import DEFAULT_NAMES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SETTING_EXPRESSION = re.compile(r"%([A-Za-z0-9_]+)%")
 BINDING_DEFAULTS: Mapping[str, str] = {
     "PROVISIONING_INPUT_CONTAINER": DEFAULT_NAMES["PROVISIONING_INPUT_CONTAINER"],

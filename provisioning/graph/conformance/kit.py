@@ -32,7 +32,7 @@ from provisioning.settings import Settings
 log = logging.getLogger(__name__)
 
 USER_AGENT = "entra-auth-provisioning-conformance/0.1"  # not the product's: tests/contract/check.py
-REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "contract" / "recordings" / "sandbox.json"
+REFERENCE = Path(__file__).resolve().parents[3] / "tests" / "contract" / "recordings" / "sandbox.json"
 EXIT_OK, EXIT_NOT_RESTORED, EXIT_REFUSED = 0, 1, 2
 _RETRIED = frozenset({429, 503})  # refused before any work was done
 _ATTEMPTS = 4
