@@ -123,7 +123,7 @@ class Settings:
         cloud, authority_root, graph_root = _read_endpoints(reader, tenant)
         timeout = reader.number("HTTP_TIMEOUT", DEFAULT_HTTP_TIMEOUT, minimum=1.0, maximum=600.0)
         attempts = reader.integer("MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, minimum=1, maximum=20)
-        concurrency = reader.integer("CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1, maximum=MAX_CONCURRENCY)
+        concurrency = _read_concurrency(reader)
         instances = reader.integer("INSTANCES", DEFAULT_INSTANCES, minimum=1, maximum=MAX_INSTANCES)
         write_rate = _read_rate(reader, "WRITE_RATE", GRAPH_WRITES_PER_SECOND / instances)
         request_rate = _read_rate(reader, "REQUEST_RATE", GRAPH_REQUESTS_PER_SECOND / instances)
@@ -167,9 +167,13 @@ class Settings:
     def concurrency_of(env: Mapping[str, str]) -> int:
         """``PROVISIONING_CONCURRENCY`` alone (1..64), for the HTTP endpoint's wiring."""
         reader = _Reader(env)
-        value = reader.integer("CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1, maximum=MAX_CONCURRENCY)
+        value = _read_concurrency(reader)
         reader.raise_problems()
         return value
+
+
+def _read_concurrency(reader: _Reader) -> int:
+    return reader.integer("CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1, maximum=MAX_CONCURRENCY)
 
 
 class _Reader:

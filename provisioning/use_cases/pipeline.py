@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 class Services(Protocol):
     """What the pipeline's steps need of the process's wiring (``entrypoints.wiring.Services``)."""
 
-    env: Mapping[str, str]
     storage: StorageSettings
     blobs: BlobStore
     jobs: JobStore
