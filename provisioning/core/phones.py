@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from provisioning.errors import PhoneError
+
 # Graph's phoneNumber format, "+{country code} {number}x{extension}"
 # (learn.microsoft.com/graph/api/resources/phoneauthenticationmethod).
 _MAX_LENGTH = 64
@@ -25,10 +27,6 @@ _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212./()\[\]]")
 _FORMULA_STARTS = ("=", "@", "-", "\t", "\r")
 # Graph's own form and plain "+digits": the common case, which needs no separator or extension handling.
 _PLAIN = re.compile(r"\+[1-9][0-9]* ?[0-9]+")
-
-
-class PhoneError(ValueError):
-    """A cell that is not a usable phone number; the message tells the admin why."""
 
 
 def looks_like_formula(text: str) -> bool:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from provisioning.core.models import DesiredRow, MethodKind
-from provisioning.core.phones import PhoneError, normalise_phone
-from provisioning.errors import ConfigurationError
+from provisioning.core.phones import normalise_phone
+from provisioning.errors import ConfigurationError, PhoneError
 
 _TRUE, _FALSE = {"true", "yes", "1", "y"}, {"false", "no", "0", "n", ""}
 

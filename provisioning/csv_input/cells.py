@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from provisioning.core.models import DefaultMethod, SmsSignIn
 from provisioning.core.phones import describe_character, looks_like_formula
+from provisioning.errors import CellError
 
 _MAX_EMAIL = 254  # RFC 5321 path limit
 _MAX_UPN = 1024  # guest UPNs (name_domain#EXT#@tenant) run long; Entra's own limits are lower
@@ -27,10 +28,6 @@ _BOOLS: Mapping[str, bool] = {
     **dict.fromkeys(("false", "no", "n", "0"), False),
 }
 _SHOWN_CHARS = 40
-
-
-class CellError(ValueError):
-    """A cell that cannot be used; the message says why, without the column name."""
 
 
 def show(value: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from provisioning.core.models import DesiredRow, MethodKind
-from provisioning.core.phones import PhoneError, check_region
+from provisioning.core.phones import check_region
 from provisioning.csv_input.lines import MAX_BYTES_SETTING, LineReader, check_size
 from provisioning.csv_input.records import (
     Column,
@@ -33,7 +33,7 @@ from provisioning.csv_input.records import (
     sniff_delimiter,
     user_key,
 )
-from provisioning.errors import InputError
+from provisioning.errors import InputError, PhoneError
 
 __all__ = [
     "MAX_BYTES_SETTING",

@@ -17,9 +17,9 @@ from typing import TypeVar
 
 from provisioning.core.masking import mask_text
 from provisioning.core.models import DesiredRow, MethodKind
-from provisioning.core.phones import PhoneError, normalise_phone
+from provisioning.core.phones import normalise_phone
 from provisioning.csv_input import cells
-from provisioning.errors import InputError
+from provisioning.errors import CellError, InputError, PhoneError
 
 _T = TypeVar("_T")
 
@@ -253,7 +253,7 @@ def _no_upn_column(line: int, fields: Sequence[str], names: Sequence[str]) -> st
 def _is_user(field: str) -> bool:
     try:
         cells.parse_user(field)
-    except cells.CellError:
+    except CellError:
         return False
     return True
 
@@ -306,7 +306,7 @@ def _cell(
         return None
     try:
         return parse(text)
-    except (cells.CellError, PhoneError) as exc:
+    except (CellError, PhoneError) as exc:
         errors.append(f"{columns.name(column)}: {exc}")
         return None
 
@@ -318,5 +318,5 @@ def user_key(fields: Sequence[str], columns: ColumnMap) -> str | None:
         return None
     try:
         return cells.parse_user(text).casefold()
-    except cells.CellError:
+    except CellError:
         return None

@@ -32,13 +32,12 @@ from provisioning.core.models import (
     UpdatePhone,
     method_key,
 )
-from provisioning.errors import GraphError, PermanentGraphError, TransientGraphError
+from provisioning.errors import GraphError, PermanentGraphError, TransientGraphError, UncertainWriteError
 from provisioning.graph.failures import (
     READ_PERMISSION,
     USER_NOT_FOUND_CODES,
     WRITE_PERMISSION,
     Call,
-    UncertainWriteError,
     error_for,
     transport_error,
 )

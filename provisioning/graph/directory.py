@@ -5,16 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from provisioning.errors import GraphError, PermanentGraphError
+from provisioning.errors import DeltaExpiredError, GraphError, PermanentGraphError
 from provisioning.graph.client import GraphClient, collection_items
 
 USER_READ = "User.Read.All"
 GROUP_READ = "GroupMember.Read.All"
 PROFILE_SELECT = "id,userPrincipalName,mobilePhone,businessPhones"
-
-
-class DeltaExpiredError(PermanentGraphError):
-    """The stored delta link is no longer valid (410 Gone or ``syncStateNotFound``): sync in full."""
 
 
 @dataclass(frozen=True)

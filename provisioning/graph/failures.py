@@ -13,6 +13,7 @@ from provisioning.errors import (
     GraphError,
     PermanentGraphError,
     TransientGraphError,
+    UncertainWriteError,
 )
 from provisioning.graph.retry import parse_retry_after
 
@@ -21,10 +22,6 @@ WRITE_PERMISSION = "UserAuthenticationMethod.ReadWrite.All"
 
 # Codes Graph uses when the user (not one of its methods) does not exist (graph-api.md section 8).
 USER_NOT_FOUND_CODES = frozenset({"Request_ResourceNotFound", "Directory_ObjectNotFound", "ResourceNotFound"})
-
-
-class UncertainWriteError(TransientGraphError):
-    """A POST that failed in a way that may still have applied it (timeout, 500, 502, 504): re-read first."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 from provisioning.core.ports import JobPort
 from provisioning.core.sync_rows import ProfilePhones, SyncSettings, sync_rows
-from provisioning.graph.directory import DeltaExpiredError, DirectoryClient, Profile
+from provisioning.errors import DeltaExpiredError
+from provisioning.graph.directory import DirectoryClient, Profile
 from provisioning.storage.blobs import BlobStore
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provisioning.core.phones import PhoneError, check_region, looks_like_formula, normalise_phone
+from provisioning.core.phones import check_region, looks_like_formula, normalise_phone
+from provisioning.errors import PhoneError
 
 GRAPH_FORM = re.compile(r"\+[1-9][0-9]{0,2} [0-9]{2,17}(x[0-9]{1,10})?")
 

@@ -22,9 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provisioning.core.models import DefaultMethod, DesiredRow, MethodKind, SmsSignIn
-from provisioning.core.phones import PhoneError, normalise_phone
+from provisioning.core.phones import normalise_phone
 from provisioning.csv_input.reader import ParsedFile, ReaderLimits, iter_rows, parse_csv, scan_csv
-from provisioning.entrypoints.http.input import ErrorCode, PayloadError, ProvisionRequest, parse_body
+from provisioning.entrypoints.http.input import ProvisionRequest, parse_body
+from provisioning.errors import ErrorCode, PayloadError, PhoneError
 
 MOBILE, ALT, OFFICE, EMAIL = (
     MethodKind.MOBILE,

@@ -2,7 +2,7 @@
 
 The Functions host checks the function key before any code runs. ``ApiAccess.admit`` then, when
 ``PROVISIONING_API_AUDIENCE`` is set, requires a valid Entra ID token with the app role, and counts
-the request against the caller's token bucket. Refusals are ``refusals.AccessDenied`` with the
+the request against the caller's token bucket. Refusals are ``errors.AccessDenied`` with the
 ``error.code`` and the headers (``WWW-Authenticate``, ``Retry-After``) of the answer.
 """
 
@@ -22,10 +22,8 @@ from provisioning.entrypoints.http.bearer import (
     BearerPolicy,
     BearerValidator,
     Principal,
-    RoleMissing,
-    TokenRejected,
 )
-from provisioning.entrypoints.http.jwks import KeysUnavailable, SigningKeys, https_client
+from provisioning.entrypoints.http.jwks import SigningKeys, https_client
 from provisioning.entrypoints.http.rate_limit import (
     DEFAULT_BURST,
     DEFAULT_PER_MINUTE,
@@ -33,7 +31,7 @@ from provisioning.entrypoints.http.rate_limit import (
     RateLimiter,
     retry_after_header,
 )
-from provisioning.entrypoints.http.refusals import AccessCode, AccessDenied
+from provisioning.errors import AccessDenied, ErrorCode, KeysUnavailable, RoleMissing, TokenRejected
 
 # The settings module's reader: one way of reading PROVISIONING_* and one style of problem message.
 from provisioning.settings import Cloud, _read_endpoints, _Reader
@@ -142,7 +140,7 @@ class ApiAccess:
                     "retry after the number of seconds in Retry-After"
                 )
                 headers_out = {"Retry-After": retry_after_header(wait)}
-                raise AccessDenied(AccessCode.TOO_MANY_REQUESTS, msg, headers_out)
+                raise AccessDenied(ErrorCode.TOO_MANY_REQUESTS, msg, headers_out)
         return caller
 
     def _authenticate(self, operation: str, headers: Mapping[str, str]) -> Principal | None:
@@ -155,9 +153,7 @@ class ApiAccess:
             challenge = 'Bearer realm="provisioning"'
             if not exc.missing:
                 challenge += f', error="invalid_token", error_description="{_quoted(exc.message)}"'
-            raise AccessDenied(
-                AccessCode.INVALID_TOKEN, exc.message, {"WWW-Authenticate": challenge}
-            ) from exc
+            raise AccessDenied(ErrorCode.INVALID_TOKEN, exc.message, {"WWW-Authenticate": challenge}) from exc
         except RoleMissing as exc:
             log.warning(
                 "%s: token of %s lacks the app role: %s", operation, exc.principal.describe(), exc.message
@@ -165,14 +161,14 @@ class ApiAccess:
             challenge = (
                 f'Bearer realm="provisioning", error="insufficient_scope", scope="{self.bearer.policy.role}"'
             )
-            raise AccessDenied(AccessCode.MISSING_ROLE, exc.message, {"WWW-Authenticate": challenge}) from exc
+            raise AccessDenied(ErrorCode.MISSING_ROLE, exc.message, {"WWW-Authenticate": challenge}) from exc
         except KeysUnavailable as exc:
             log.error("%s: bearer tokens cannot be checked: %s", operation, exc)  # noqa: TRY400 - no traceback: the cause is in the message
             msg = (
                 "bearer tokens cannot be checked right now (the issuer's signing keys are unavailable); "
                 "retry later, and tell the administrator if it persists"
             )
-            raise AccessDenied(AccessCode.SERVICE_UNAVAILABLE, msg, {"Retry-After": "30"}) from exc
+            raise AccessDenied(ErrorCode.SERVICE_UNAVAILABLE, msg, {"Retry-After": "30"}) from exc
 
 
 def caller_identity(headers: Mapping[str, str], params: Mapping[str, str]) -> str:

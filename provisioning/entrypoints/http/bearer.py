@@ -18,6 +18,8 @@ from typing import Protocol, TypeGuard
 import jwt
 from jwt.types import Options
 
+from provisioning.errors import RoleMissing, TokenRejected
+
 DEFAULT_ROLE = "Provisioning.Submit"
 LEEWAY_S = 60.0  # clock skew between Entra and this host
 MAX_TOKEN_CHARS = 16 * 1024  # Entra access tokens are a few KB; anything far larger is not one
@@ -59,29 +61,10 @@ class Principal:
         return f"appid {self.app_id}, oid {self.object_id or '-'}"
 
 
-class TokenRejected(Exception):
-    """No usable token: the message says what is wrong and what to do (answered 401)."""
-
-    def __init__(self, message: str, *, missing: bool = False, claimed: str = "-") -> None:
-        super().__init__(message)
-        self.message = message
-        self.missing = missing  # no credentials at all (RFC 6750: the challenge carries no error code)
-        self.claimed = claimed  # the unverified appid/oid, for the log only
-
-
-class RoleMissing(Exception):
-    """A valid token whose app lacks the required app role (answered 403)."""
-
-    def __init__(self, message: str, principal: Principal) -> None:
-        super().__init__(message)
-        self.message = message
-        self.principal = principal
-
-
 class BearerValidator:
     """Checks ``Authorization: Bearer <jwt>`` against a ``BearerPolicy`` and the issuer's keys.
 
-    ``keys.get`` may raise (``jwks.KeysUnavailable``): that is not the caller's fault and is left to
+    ``keys.get`` may raise (``errors.KeysUnavailable``): that is not the caller's fault and is left to
     the caller of ``validate`` to answer.
     """
 

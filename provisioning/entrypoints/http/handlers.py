@@ -17,34 +17,25 @@ from dataclasses import dataclass, field
 import azure.functions as func
 
 from provisioning.core.models import JobStatus, Outcome
-from provisioning.core.phones import PhoneError, check_region
+from provisioning.core.phones import check_region
 from provisioning.core.ports import GraphPort, JobPort
 from provisioning.core.reports import row_reason, summarise
 from provisioning.core.writes import subject_statuses
 from provisioning.entrypoints.http.access import ApiAccess
-from provisioning.entrypoints.http.input import ErrorCode, PayloadError, ProvisionRequest, parse_body
+from provisioning.entrypoints.http.input import ProvisionRequest, parse_body
 from provisioning.entrypoints.http.openapi import build_document
-from provisioning.entrypoints.http.refusals import ACCESS_STATUS, AccessCode, AccessDenied
-from provisioning.errors import AuthenticationError, ConfigurationError
+from provisioning.errors import (
+    AccessDenied,
+    AuthenticationError,
+    ConfigurationError,
+    ErrorCode,
+    PayloadError,
+    PhoneError,
+)
 from provisioning.use_cases import service
 
 log = logging.getLogger(__name__)
 
-STATUS: Mapping[ErrorCode, int] = {
-    ErrorCode.INVALID_JSON: 400,
-    ErrorCode.INVALID_REQUEST: 400,
-    ErrorCode.UNKNOWN_FIELD: 400,
-    ErrorCode.MISSING_FIELD: 400,
-    ErrorCode.INVALID_FIELD: 400,
-    ErrorCode.DUPLICATE_USER: 400,
-    ErrorCode.JOB_NOT_FOUND: 404,
-    ErrorCode.METHOD_NOT_ALLOWED: 405,
-    ErrorCode.PAYLOAD_TOO_LARGE: 413,
-    ErrorCode.TOO_MANY_USERS: 413,
-    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
-    ErrorCode.INTERNAL_ERROR: 500,
-    ErrorCode.UPSTREAM_UNAVAILABLE: 503,
-}
 # Job ids are ours (the JobPort makes them); anything else cannot name a job.
 JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _JSON = "application/json"
@@ -122,7 +113,7 @@ def answer(
     except ConfigurationError as exc:
         log.error("the HTTP API cannot start with these settings: %s", exc)  # noqa: TRY400 - the message says it all
         msg = f"the function app's settings cannot be used: {exc}. An administrator must fix them."
-        return error_response(AccessCode.SERVICE_UNAVAILABLE, msg)
+        return error_response(ErrorCode.SERVICE_UNAVAILABLE, msg)
     return handler(req, built)
 
 
@@ -278,7 +269,7 @@ def render_job(status: JobStatus) -> dict[str, object]:
 
 
 def error_response(
-    code: ErrorCode | AccessCode,
+    code: ErrorCode,
     message: str,
     field: str | None = None,
     *,
@@ -289,8 +280,7 @@ def error_response(
     error: dict[str, object] = {"code": code.value, "message": message, "field": field}
     if correlation_id is not None:
         error["correlationId"] = correlation_id
-    status = ACCESS_STATUS[code] if isinstance(code, AccessCode) else STATUS[code]
-    return json_response(status, {"error": error}, headers=headers)
+    return json_response(code.status, {"error": error}, headers=headers)
 
 
 def json_response(

@@ -11,44 +11,15 @@ import difflib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TypeVar
 
 from provisioning.core.masking import mask_email, mask_phone, mask_text
 from provisioning.core.models import DefaultMethod, DesiredRow, MethodKind, SmsSignIn
-from provisioning.core.phones import PhoneError, normalise_phone
+from provisioning.core.phones import normalise_phone
 from provisioning.csv_input import cells
-from provisioning.errors import InputError
+from provisioning.errors import CellError, ErrorCode, PayloadError, PhoneError
 
 _E = TypeVar("_E", SmsSignIn, DefaultMethod)
-
-
-class ErrorCode(StrEnum):
-    """The ``error.code`` values of the HTTP API (input problems and the rest)."""
-
-    INVALID_JSON = "invalidJson"
-    INVALID_REQUEST = "invalidRequest"
-    UNKNOWN_FIELD = "unknownField"
-    MISSING_FIELD = "missingField"
-    INVALID_FIELD = "invalidField"
-    DUPLICATE_USER = "duplicateUser"
-    PAYLOAD_TOO_LARGE = "payloadTooLarge"
-    TOO_MANY_USERS = "tooManyUsers"
-    UNSUPPORTED_MEDIA_TYPE = "unsupportedMediaType"
-    METHOD_NOT_ALLOWED = "methodNotAllowed"
-    JOB_NOT_FOUND = "jobNotFound"
-    UPSTREAM_UNAVAILABLE = "upstreamUnavailable"
-    INTERNAL_ERROR = "internalError"
-
-
-class PayloadError(InputError):
-    """A request body that cannot be used: the code, what to fix, and the field (None for the body)."""
-
-    def __init__(self, code: ErrorCode, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -221,7 +192,7 @@ def _upn(item: Mapping[str, object], where: str) -> str:
         raise PayloadError(ErrorCode.INVALID_FIELD, msg, field)
     try:
         return cells.parse_user(value)
-    except cells.CellError as exc:  # its message quotes the cell: mask any phone or email in it
+    except CellError as exc:  # its message quotes the cell: mask any phone or email in it
         problem = str(exc).replace(cells.show(value), cells.show(mask_text(value)))
         raise _invalid(field, problem) from exc
 
@@ -232,7 +203,7 @@ def _phone_parser(default_region: str | None) -> Callable[[str], str]:
             return normalise_phone(text, default_region)
         except PhoneError as exc:
             msg = f"{exc} (got {cells.show(mask_phone(text.strip()))})"
-            raise cells.CellError(msg) from exc
+            raise CellError(msg) from exc
 
     return parse
 
@@ -240,9 +211,9 @@ def _phone_parser(default_region: str | None) -> Callable[[str], str]:
 def _email(text: str) -> str:
     try:
         return cells.parse_email(text)
-    except cells.CellError as exc:
+    except CellError as exc:
         msg = f"{exc} (got {cells.show(mask_email(text.strip()))})"
-        raise cells.CellError(msg) from exc
+        raise CellError(msg) from exc
 
 
 def _text_field(item: Mapping[str, object], name: str, where: str, parse: Callable[[str], str]) -> str | None:
@@ -255,7 +226,7 @@ def _text_field(item: Mapping[str, object], name: str, where: str, parse: Callab
         raise _invalid(field, f"must be a string or null, not {_kind(value)}")
     try:
         return parse(value)
-    except cells.CellError as exc:
+    except CellError as exc:
         raise _invalid(field, str(exc)) from exc
 
 
@@ -283,7 +254,7 @@ def _choice(
         raise _invalid(field, f"must be one of {allowed} or null, not {_kind(value)}")
     try:
         choice = parse(value)
-    except cells.CellError as exc:
+    except CellError as exc:
         raise _invalid(field, str(exc)) from exc
     if value != choice.value:  # JSON comes from code: one spelling, as the OpenAPI enum says
         raise _invalid(field, f"write it as {choice.value!r} exactly (one of {allowed})")

@@ -16,16 +16,14 @@ from collections.abc import Callable, Mapping
 import httpx
 import jwt
 
+from provisioning.errors import KeysUnavailable
+
 log = logging.getLogger(__name__)
 
 MAX_AGE_S = 24 * 3600.0
 MIN_REFRESH_S = 60.0
 FETCH_TIMEOUT_S = 10.0
 RETRY_EMPTY_S = 5.0  # after a failed first fetch; each try may take FETCH_TIMEOUT_S
-
-
-class KeysUnavailable(Exception):
-    """The issuer's keys could not be fetched and none are cached: no token can be checked now."""
 
 
 class SigningKeys:

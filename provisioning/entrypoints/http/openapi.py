@@ -6,8 +6,8 @@ from enum import StrEnum
 
 from provisioning.core.models import Action, DefaultMethod, JobState, OutcomeKind, SmsSignIn, Subject
 from provisioning.core.writes import FAILED, NOT_ATTEMPTED
-from provisioning.entrypoints.http.input import BATCH_FIELDS, DRY_RUN, USERS, ErrorCode
-from provisioning.entrypoints.http.refusals import AccessCode
+from provisioning.entrypoints.http.input import BATCH_FIELDS, DRY_RUN, USERS
+from provisioning.errors import ErrorCode
 
 JOB_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 MAX_USERS = 1_000  # ApiLimits' default; a deployment may lower it
@@ -87,14 +87,18 @@ def _provision_operation() -> dict[str, object]:
                     "Location": {"description": "The job's status URL", "schema": {"type": "string"}}
                 },
             },
-            "400": _error_response("The body or a field is invalid; `field` names it", "invalidField"),
+            "400": _error_response(
+                "The body or a field is invalid; `field` names it", ErrorCode.INVALID_FIELD
+            ),
             **_access_responses(),
-            "413": _error_response("The body or the user list is too large", "tooManyUsers"),
-            "415": _error_response("The body is not sent as application/json", "unsupportedMediaType"),
-            "500": _error_response("Unexpected error; quote the correlation id", "internalError"),
+            "413": _error_response("The body or the user list is too large", ErrorCode.TOO_MANY_USERS),
+            "415": _error_response(
+                "The body is not sent as application/json", ErrorCode.UNSUPPORTED_MEDIA_TYPE
+            ),
+            "500": _error_response("Unexpected error; quote the correlation id", ErrorCode.INTERNAL_ERROR),
             "503": _error_response(
                 "Graph, or the token issuer's keys, cannot be used with the app's settings now",
-                "upstreamUnavailable",
+                ErrorCode.UPSTREAM_UNAVAILABLE,
             ),
         },
     }
@@ -116,10 +120,11 @@ def _job_operation() -> dict[str, object]:
         "responses": {
             "200": _json_response("The job", "JobStatus", _job_example()),
             **_access_responses(),
-            "404": _error_response("No job with this id", "jobNotFound"),
-            "500": _error_response("Unexpected error; quote the correlation id", "internalError"),
+            "404": _error_response("No job with this id", ErrorCode.JOB_NOT_FOUND),
+            "500": _error_response("Unexpected error; quote the correlation id", ErrorCode.INTERNAL_ERROR),
             "503": _error_response(
-                "The token issuer's keys or the app's settings cannot be used now", "serviceUnavailable"
+                "The token issuer's keys or the app's settings cannot be used now",
+                ErrorCode.SERVICE_UNAVAILABLE,
             ),
         },
     }
@@ -153,11 +158,11 @@ def _json_response(description: str, schema: str, example: object) -> dict[str, 
     return {"description": description, "content": {_JSON: {"schema": _ref(schema), "example": example}}}
 
 
-def _error_response(description: str, code: str) -> dict[str, object]:
-    example = {"error": {"code": code, "message": description, "field": None}}
+def _error_response(description: str, code: ErrorCode) -> dict[str, object]:
+    example = {"error": {"code": code.value, "message": description, "field": None}}
     if code == ErrorCode.INVALID_FIELD:
         message = "users[3].mobile: not a valid phone number for country code +31 (NL): too short"
-        example = {"error": {"code": code, "message": message, "field": "users[3].mobile"}}
+        example = {"error": {"code": code.value, "message": message, "field": "users[3].mobile"}}
     return _json_response(description, "Error", example)
 
 
@@ -166,7 +171,7 @@ def _access_responses() -> dict[str, object]:
     unauthorised = _error_response(
         "No valid function key (the Functions host answers, empty body), or, where bearer tokens are "
         "required, no valid token (JSON, with a WWW-Authenticate challenge)",
-        AccessCode.INVALID_TOKEN,
+        ErrorCode.INVALID_TOKEN,
     )
     retry_after = {
         "description": "Seconds to wait before the next request",
@@ -175,11 +180,11 @@ def _access_responses() -> dict[str, object]:
     return {
         "401": {**unauthorised, "headers": {"WWW-Authenticate": _header("Bearer challenge (RFC 6750)")}},
         "403": _error_response(
-            "The bearer token's app lacks the app role Provisioning.Submit", "missingRole"
+            "The bearer token's app lacks the app role Provisioning.Submit", ErrorCode.MISSING_ROLE
         ),
         "429": {
             **_error_response(
-                "Too many requests from this caller; retry after Retry-After", "tooManyRequests"
+                "Too many requests from this caller; retry after Retry-After", ErrorCode.TOO_MANY_REQUESTS
             ),
             "headers": {"Retry-After": retry_after},
         },
@@ -333,11 +338,22 @@ def _error_body() -> Schema:
         "additionalProperties": False,
         "required": ["code", "message", "field"],
         "properties": {
-            "code": {"type": "string", "enum": [*_values(ErrorCode), *_values(AccessCode)]},
+            "code": _error_code(),
             "message": {"type": "string"},
             "field": _nullable("string", description="The field to fix, as users[3].mobile"),
             "correlationId": {"type": "string", "description": "Only on 500: quote it to the admin"},
         },
+    }
+
+
+def _error_code() -> Schema:
+    """Every ``ErrorCode``, each with its status and description (OpenAPI 3.0 has no per-value text)."""
+    lines = [f"- `{code.value}` ({code.status}): {code.description}" for code in ErrorCode]
+    return {
+        "type": "string",
+        "enum": _values(ErrorCode),
+        "description": "What went wrong, one of:\n\n" + "\n".join(lines),
+        "x-enum-descriptions": [code.description for code in ErrorCode],
     }
 
 

@@ -9,10 +9,8 @@ import pytest
 
 from provisioning.entrypoints.http.access import ApiAccess, ApiAccessSettings, build_access, caller_identity
 from provisioning.entrypoints.http.bearer import BearerValidator
-from provisioning.entrypoints.http.jwks import KeysUnavailable
 from provisioning.entrypoints.http.rate_limit import RateLimit, RateLimiter
-from provisioning.entrypoints.http.refusals import AccessCode, AccessDenied
-from provisioning.errors import ConfigurationError
+from provisioning.errors import AccessDenied, ConfigurationError, ErrorCode, KeysUnavailable
 from tests.entrypoints.http.test_bearer import APP, KEY, NOW, POLICY, TENANT, Keys, public_jwk, token
 
 # --- settings -------------------------------------------------------------------------------------
@@ -157,7 +155,7 @@ def test_a_missing_token_gets_a_bare_bearer_challenge():
     """RFC 6750 section 3.1: no credentials, no error code in the challenge."""
     refusal = denied(gate(), {})
 
-    assert refusal.code is AccessCode.INVALID_TOKEN
+    assert refusal.code is ErrorCode.INVALID_TOKEN
     assert refusal.headers == {"WWW-Authenticate": 'Bearer realm="provisioning"'}
 
 
@@ -181,7 +179,7 @@ def test_a_token_without_the_role_is_403_insufficient_scope():
     """403 missingRole with an insufficient_scope challenge naming the role."""
     refusal = denied(gate(), {"Authorization": f"Bearer {token(roles=[])}"})
 
-    assert refusal.code is AccessCode.MISSING_ROLE
+    assert refusal.code is ErrorCode.MISSING_ROLE
     assert 'error="insufficient_scope", scope="Provisioning.Submit"' in refusal.headers["WWW-Authenticate"]
 
 
@@ -194,7 +192,7 @@ def test_unreachable_issuer_keys_are_503_not_the_callers_fault():
 
     refusal = denied(gate(keys=Down()), {"Authorization": f"Bearer {token()}"})
 
-    assert refusal.code is AccessCode.SERVICE_UNAVAILABLE
+    assert refusal.code is ErrorCode.SERVICE_UNAVAILABLE
     assert refusal.headers == {"Retry-After": "30"}
 
 
@@ -207,7 +205,7 @@ def test_the_rate_limit_counts_per_app_and_answers_retry_after():
 
     refusal = denied(access, ann)
 
-    assert refusal.code is AccessCode.TOO_MANY_REQUESTS
+    assert refusal.code is ErrorCode.TOO_MANY_REQUESTS
     assert refusal.headers == {"Retry-After": "10"}
     assert access.admit("provision", other, {}) == "app:other-app"
 

@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from provisioning.entrypoints.http.bearer import BearerPolicy, BearerValidator, RoleMissing, TokenRejected
+from provisioning.entrypoints.http.bearer import BearerPolicy, BearerValidator
+from provisioning.errors import RoleMissing, TokenRejected
 
 TENANT = "8b1f6a52-3c3e-4f7a-9d0e-6f2b1c9a7e10"
 APP = "4a1f0c2e-7b3d-4e5f-8a9b-0c1d2e3f4a5b"

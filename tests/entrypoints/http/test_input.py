@@ -8,12 +8,11 @@ import pytest
 
 from provisioning.core.models import ALL_KINDS, DefaultMethod, DesiredRow, MethodKind, SmsSignIn
 from provisioning.entrypoints.http.input import (
-    ErrorCode,
-    PayloadError,
     decode_json,
     parse_body,
     parse_document,
 )
+from provisioning.errors import ErrorCode, PayloadError
 
 MOBILE, ALT, OFFICE, EMAIL = (
     MethodKind.MOBILE,

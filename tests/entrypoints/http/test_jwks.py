@@ -8,7 +8,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from provisioning.entrypoints.http.jwks import KeysUnavailable, SigningKeys
+from provisioning.entrypoints.http.jwks import SigningKeys
+from provisioning.errors import KeysUnavailable
 
 METADATA = "https://login.test/tenant/v2.0/.well-known/openid-configuration"
 JWKS = "https://login.test/tenant/discovery/v2.0/keys"

@@ -13,9 +13,9 @@ from openapi_spec_validator import validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-from provisioning.entrypoints.http.input import USER_FIELDS, ErrorCode
+from provisioning.entrypoints.http.input import USER_FIELDS
 from provisioning.entrypoints.http.openapi import build_document
-from provisioning.entrypoints.http.refusals import AccessCode
+from provisioning.errors import ErrorCode
 
 DOC_URI = "urn:provisioning-openapi"
 
@@ -126,10 +126,40 @@ def test_request_user_fields_are_the_parsers_fields():
 
 
 def test_error_codes_are_the_handlers_codes():
-    """The Error schema's code enum is ErrorCode and AccessCode."""
-    error = spec()["components"]["schemas"]["Error"]["properties"]["error"]
+    """The Error schema's code enum is every ErrorCode, in order, each described with its status."""
+    code = spec()["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]
 
-    assert error["properties"]["code"]["enum"] == [code.value for code in [*ErrorCode, *AccessCode]]
+    assert code["enum"] == [member.value for member in ErrorCode]
+    assert code["x-enum-descriptions"] == [member.description for member in ErrorCode]
+    assert all(f"`{m.value}` ({m.status}): {m.description}" in code["description"] for m in ErrorCode)
+
+
+# The wire: these strings and statuses are what ServiceNow integrations match on; they never change.
+WIRE = {
+    "INVALID_JSON": ("invalidJson", 400),
+    "INVALID_REQUEST": ("invalidRequest", 400),
+    "UNKNOWN_FIELD": ("unknownField", 400),
+    "MISSING_FIELD": ("missingField", 400),
+    "INVALID_FIELD": ("invalidField", 400),
+    "DUPLICATE_USER": ("duplicateUser", 400),
+    "PAYLOAD_TOO_LARGE": ("payloadTooLarge", 413),
+    "TOO_MANY_USERS": ("tooManyUsers", 413),
+    "UNSUPPORTED_MEDIA_TYPE": ("unsupportedMediaType", 415),
+    "METHOD_NOT_ALLOWED": ("methodNotAllowed", 405),
+    "JOB_NOT_FOUND": ("jobNotFound", 404),
+    "UPSTREAM_UNAVAILABLE": ("upstreamUnavailable", 503),
+    "INTERNAL_ERROR": ("internalError", 500),
+    "INVALID_TOKEN": ("invalidToken", 401),
+    "MISSING_ROLE": ("missingRole", 403),
+    "TOO_MANY_REQUESTS": ("tooManyRequests", 429),
+    "SERVICE_UNAVAILABLE": ("serviceUnavailable", 503),
+}
+
+
+def test_error_code_wire_values_and_statuses_are_unchanged():
+    """Each code keeps its wire string and status; each has a description."""
+    assert {m.name: (m.value, m.status) for m in ErrorCode} == WIRE
+    assert all(m.description.strip() for m in ErrorCode)
 
 
 @pytest.mark.parametrize(
