@@ -23,8 +23,8 @@ from typing import Any, Self
 import httpx
 from azure.storage.blob import BlobServiceClient
 
+from provisioning.core.job_records import job_id_for_blob
 from provisioning.storage.account import DEFAULT_NAMES
-from provisioning.storage.jobs import job_id_for_blob
 from tests.azurite import Azurite
 from tests.azurite import start as start_azurite
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 from azure.storage.blob import BlobServiceClient
 
+from provisioning.core.job_records import job_id_for_blob
 from provisioning.core.masking import mask_log_text
-from provisioning.storage.jobs import job_id_for_blob
 
 
 def _runner() -> tuple[str, dict[str, str], dict[str, str]]:

@@ -30,11 +30,17 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient
 
-from provisioning.core.job_records import ChunkMessage, encode_message, job_blob, progress_blob, split_chunks
+from provisioning.core.job_records import (
+    ChunkMessage,
+    encode_message,
+    job_blob,
+    job_id_for_blob,
+    progress_blob,
+    split_chunks,
+)
 from provisioning.core.models import DesiredRow
 from provisioning.csv_input.reader import parse_csv
 from provisioning.storage.account import StorageSettings, build_queue, ensure_resources
-from provisioning.storage.jobs import job_id_for_blob
 from soak import events as ev
 from soak import invariants
 from soak.config import SoakConfig

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -20,6 +21,9 @@ from provisioning.errors import InputError
 # Users per work message: one Graph JSON $batch holds at most 20 requests
 # (learn.microsoft.com/graph/json-batching).
 CHUNK_ROWS = 20
+# Job ids of blob-started jobs are uuid5 names in this namespace; never change it, or a blob delivered
+# again after a deployment would start a second job.
+JOB_NAMESPACE = uuid.UUID("7d3c1e0a-5f0e-4b8e-9d59-2f6c1a9e4b10")
 T = TypeVar("T")
 
 
@@ -29,6 +33,12 @@ class JobKind(StrEnum):
     CSV = "csv"
     HTTP = "http"
     SYNC = "sync"
+
+
+def job_id_for_blob(container: str, name: str, etag: str) -> str:
+    """The job id of one version of an input blob: the same blob delivered twice maps to one job."""
+    version = etag.strip().removeprefix("W/").strip('"')
+    return str(uuid.uuid5(JOB_NAMESPACE, f"{container}/{name}\n{version}"))
 
 
 def job_blob(job_id: str) -> str:

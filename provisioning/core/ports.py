@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from provisioning.core.models import CurrentMethods, DesiredRow, JobStatus, Operation
@@ -36,6 +36,24 @@ class GraphPort(Protocol):
     def read_sms_sign_in_state(self, user: str) -> str | None:
         """The mobile phone's ``smsSignInState`` now, or None when the user has no mobile."""
         ...
+
+
+class Journal(Protocol):
+    """Keeps the users' methods as read before a chunk's first write, so undo restores the truth.
+
+    The first attempt's record wins: a retry after a crash half-way gets the methods that attempt
+    read, not the ones its own writes left.
+    """
+
+    def keep(self, current: Mapping[int, CurrentMethods]) -> Mapping[int, CurrentMethods]:
+        """Record *current* (by input line) unless an earlier attempt did; the record that holds."""
+        ...
+
+
+class TextSink(Protocol):
+    """Where a report's text goes as it is made (a block-staged blob, a file)."""
+
+    def write(self, text: str) -> None: ...
 
 
 class JobPort(Protocol):

@@ -50,6 +50,16 @@ class Summary:
         fields = (f.name for f in dataclasses.fields(self))
         return Summary(**{name: getattr(self, name) + getattr(other, name) for name in fields})
 
+    def outcome_counts(self) -> dict[str, int]:
+        """Rows per outcome, as ``summary.json`` and ``JobStatus.outcomes`` name them."""
+        return {
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "invalid": self.invalid,
+        }
+
 
 def summarise(outcomes: Sequence[Outcome]) -> Summary:
     """Count outcomes and writes; a dry run has planned writes and nothing applied."""
@@ -129,13 +139,7 @@ def summary_document(
         "started": started,
         "finished": finished,
         "rows": s.rows,
-        "outcomes": {
-            "changed": s.changed,
-            "unchanged": s.unchanged,
-            "skipped": s.skipped,
-            "failed": s.failed,
-            "invalid": s.invalid,
-        },
+        "outcomes": s.outcome_counts(),
         "actions": {
             "add": s.added,
             "update": s.updated,

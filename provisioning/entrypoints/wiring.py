@@ -25,8 +25,10 @@ from provisioning.storage.account import StorageSettings, build_blob_service, bu
 from provisioning.storage.blobs import BlobStore
 from provisioning.storage.jobs import JobStore
 from provisioning.storage.presence import Presence
+from provisioning.storage.report_blobs import ReportStore
 from provisioning.storage.work_queue import WorkQueue
 from provisioning.use_cases.executor import ChunkExecutor
+from provisioning.use_cases.finish_job import JobFinisher
 from provisioning.use_cases.pipeline import Pipeline
 
 
@@ -38,6 +40,7 @@ class Services:
     storage: StorageSettings
     blobs: BlobStore
     jobs: JobStore
+    finisher: JobFinisher
     _settings: Settings | None = None
     _limits: InputLimits | None = None
     _sync: SyncSettings | None = None
@@ -104,7 +107,7 @@ class Services:
         if self._deps is None:
             self._deps = ApiDeps(
                 graph=self.graph,
-                jobs=Pipeline(self.jobs),
+                jobs=Pipeline(self.jobs, self.finisher),
                 default_region=self.limits().default_region,
                 concurrency=Settings.concurrency_of(self.env),
                 access=self.api_access(),
@@ -128,7 +131,8 @@ def build_services(env: Mapping[str, str]) -> Services:
     ensure_resources(storage)
     blobs = BlobStore(build_blob_service(storage))
     queue = WorkQueue(build_queue(storage, storage.work_queue))
-    return Services(dict(env), storage, blobs, JobStore(blobs, storage, queue))
+    jobs = JobStore(blobs, storage, queue)
+    return Services(dict(env), storage, blobs, jobs, JobFinisher(jobs, ReportStore(blobs, storage)))
 
 
 def services() -> Services:

@@ -1,17 +1,16 @@
-"""Job bookkeeping over Azure Storage: job records, chunk journals and outcomes, progress, finalisation.
+"""Job bookkeeping over Azure Storage: job records, the work queue, chunk journals and outcomes, progress.
 
 State container, under ``jobs/{job_id}/``: ``job.json`` (``JobRecord``), ``progress.json``
 (``Progress``: a bitmap of done chunks, updated with ETag concurrency), ``chunks/{n:06d}.journal.json``
 (the users' methods before the chunk's first write) and ``chunks/{n:06d}.json`` (its outcomes). Both
 chunk blobs are written only if absent, so a redelivered message never changes what the first
-complete attempt recorded. Reports go to the report container under ``{job_id}/`` (``job_reports``).
+complete attempt recorded. Finishing a job (its reports) is ``use_cases.finish_job``'s.
 """
 
 from __future__ import annotations
 
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,7 +21,6 @@ from provisioning.core.job_records import (
     ChunkMessage,
     JobRecord,
     Progress,
-    decode_message,
     encode_message,
     job_blob,
     journal_blob,
@@ -36,23 +34,14 @@ from provisioning.errors import InputError
 from provisioning.storage.account import StorageSettings
 from provisioning.storage.blobs import BlobStore
 from provisioning.storage.group_commit import GroupCommit
-from provisioning.storage.report_blobs import REPORT_CSV, SUMMARY_JSON, UNDO_CSV, ReportWriter, outcome_counts
+from provisioning.storage.report_blobs import REPORT_CSV, SUMMARY_JSON, UNDO_CSV
 from provisioning.storage.work_queue import WorkQueue
 
-__all__ = ["ChunkMessage", "JobStore", "decode_message", "job_id_for_blob"]
+__all__ = ["JobStore"]
 
-# Job ids of blob-started jobs are uuid5 names in this namespace; never change it, or a blob delivered
-# again after a deployment would start a second job.
-JOB_NAMESPACE = uuid.UUID("7d3c1e0a-5f0e-4b8e-9d59-2f6c1a9e4b10")
 FANOUT = "fanout"  # the finaliser token of set_chunk_count; chunk completions use "chunk:N"
 MAX_UPDATE_ATTEMPTS = 200  # ETag races on progress.json; each retry backs off with jitter
 T = TypeVar("T")
-
-
-def job_id_for_blob(container: str, name: str, etag: str) -> str:
-    """The job id of one version of an input blob: the same blob delivered twice maps to one job."""
-    version = etag.strip().removeprefix("W/").strip('"')
-    return str(uuid.uuid5(JOB_NAMESPACE, f"{container}/{name}\n{version}"))
 
 
 def _utc_now() -> datetime:
@@ -64,8 +53,9 @@ class JobStore:
 
     Every chunk completion costs O(1) storage calls: its outcomes, then one read and one conditional
     write of ``progress.json``, repeated only when another process won the race (threads of one
-    process share their writes, ``group_commit``). The write that finds every chunk done claims
-    finalisation for its caller, so exactly one call finalises.
+    process share their writes, ``group_commit``). The write that finds every chunk done claims the
+    job's end for its caller (``complete_chunk`` and ``set_chunk_count`` return True), so exactly one
+    caller finishes the job (a redelivery of its message claims it again, and finishing is idempotent).
     """
 
     def __init__(
@@ -76,17 +66,13 @@ class JobStore:
         *,
         clock: Callable[[], datetime] = _utc_now,
         sleep: Callable[[float], None] = time.sleep,
-        prefetch: int = 16,
     ) -> None:
         self._blobs = blobs
         self._settings = settings
         self._queue = queue
         self._clock = clock
         self._sleep = sleep
-        self._reports = ReportWriter(blobs, settings, prefetch=prefetch)
         self._marks = GroupCommit(self._mark_chunks)
-
-    job_id_for_blob = staticmethod(job_id_for_blob)
 
     # --- job.json ---------------------------------------------------------------------------------
 
@@ -104,11 +90,11 @@ class JobStore:
     def set_chunk_count(self, job_id: str, chunks: int, *, rows: int | None = None) -> bool:
         """End of the fan-out: record the chunk count (and the row count, when only now known).
 
-        If every chunk is already done, finalise; return whether this call finalised the job.
+        True when every chunk is already done: this call claimed the job's end, and its caller finishes it.
         """
         self._update_job(job_id, lambda r: replace(r, chunks=chunks, rows=r.rows if rows is None else rows))
         progress = self._update_progress(job_id, lambda p: p.with_chunks(chunks).claimed_by(FANOUT))
-        return self._finalise_if_claimed(job_id, progress, FANOUT)
+        return progress.finaliser == FANOUT
 
     # --- the work queue ----------------------------------------------------------------------------
 
@@ -123,8 +109,6 @@ class JobStore:
             )
             raise ValueError(msg)
         self._queue.send(encode_message(ChunkMessage(job_id, chunk, dry_run, tuple(rows))))
-
-    decode_message = staticmethod(decode_message)
 
     # --- chunks ------------------------------------------------------------------------------------
 
@@ -151,68 +135,57 @@ class JobStore:
         return self._blobs.exists(self._state, outcomes_blob(job_id, chunk))
 
     def complete_chunk(self, job_id: str, chunk: int, outcomes: Sequence[Outcome]) -> bool:
-        """Save the chunk's outcomes if absent and mark it done; True iff this call finalised the job."""
+        """Save the chunk's outcomes if absent and mark it done.
+
+        True when this call's mark found every chunk done: it claimed the job's end, and its caller
+        finishes the job. A redelivery of the claiming chunk claims it again (the first attempt may
+        have died while finishing); finishing a job that is no longer running does nothing.
+        """
         value = [outcome_to_json(outcome) for outcome in outcomes]
         self._blobs.put_json(self._state, outcomes_blob(job_id, chunk), value, if_none_match=True)
         token = f"chunk:{chunk}"
-        progress = self._marks.mark(job_id, chunk, token)
-        return self._finalise_if_claimed(job_id, progress, token)
+        return self._marks.mark(job_id, chunk, token).finaliser == token
 
-    def record_outcomes_without_queue(self, job_id: str, chunk: int, outcomes: Sequence[Outcome]) -> bool:
-        """Complete a chunk that never goes to the queue (invalid rows); same contract as ``complete_chunk``."""
-        return self.complete_chunk(job_id, chunk, outcomes)
+    def progress(self, job_id: str) -> Progress:
+        """The job's ``progress.json`` (empty when none was written yet)."""
+        return self._load_progress(job_id)
 
     # --- the end of a job -------------------------------------------------------------------------
 
-    def finalise(self, job_id: str) -> bool:
-        """Write the job's reports and mark it completed; False when it was no longer running.
-
-        Idempotent: running it again (after a crash half-way) rewrites the same reports. Raises
-        ``ValueError`` when there is no such job or some of its chunks are not done.
-        """
-        record = self.load_job(job_id)
-        if record is None:
-            msg = f"no job {job_id}"
-            raise ValueError(msg)
-        if record.state is not JobState.RUNNING:
-            return False
-        progress = self._load_progress(job_id)
-        if not progress.complete or progress.chunks is None:
-            msg = f"job {job_id}: {progress.count} of {progress.chunks} chunks done; nothing to finalise yet"
-            raise ValueError(msg)
-        finished = self._now()
-        summary = self._reports.write_completed(replace(record, chunks=progress.chunks), finished)
-        counts = outcome_counts(summary)
+    def mark_completed(self, job_id: str, finished: str, outcomes: Mapping[str, int]) -> bool:
+        """Record the job as completed with its outcome counts; False when it was no longer running."""
 
         def complete(r: JobRecord) -> JobRecord:
             if r.state is not JobState.RUNNING:
                 return r
-            return replace(r, state=JobState.COMPLETED, finished=finished, outcomes=counts)
+            return replace(r, state=JobState.COMPLETED, finished=finished, outcomes=dict(outcomes))
 
         before, _ = self._update_job(job_id, complete)
         return before.state is JobState.RUNNING
 
-    def reject_job(self, record: JobRecord, file_errors: Sequence[str]) -> bool:
-        """Record a file rejected as a whole: reports with the reasons, nothing enqueued.
+    def rejection(self, record: JobRecord) -> JobRecord | None:
+        """The record of *record*'s file rejected as a whole, or None when its job fanned out already.
 
-        The job may not exist yet, or exist as created but not fanned out (``chunks`` None). Returns
-        True iff this call made it rejected; a job already rejected gets its reports written again,
-        and a job that fanned out or completed is left alone (False).
+        The job may not exist yet, or exist as created but not fanned out (``chunks`` None); a job
+        already rejected keeps its record (its reports are written again).
         """
         existing = self.load_job(record.job_id)
         if existing is not None and existing.state is not JobState.REJECTED and existing.chunks is not None:
-            return False
+            return None
         rejected = existing if existing is not None else record
         if rejected.state is not JobState.REJECTED:
             rejected = replace(rejected, state=JobState.REJECTED, chunks=0, finished=self._now())
-        self._reports.write_rejected(rejected, file_errors)  # before job.json: status never points at nothing
-        if existing is None:
-            return self.create_job(rejected)
+        return rejected
+
+    def mark_rejected(self, rejected: JobRecord) -> bool:
+        """Record *rejected* (from ``rejection``); True iff this call made the job rejected."""
+        if self.create_job(rejected):
+            return True
 
         def reject(r: JobRecord) -> JobRecord:
             return rejected if r.state is JobState.RUNNING and r.chunks is None else r
 
-        before, _ = self._update_job(record.job_id, reject)
+        before, _ = self._update_job(rejected.job_id, reject)
         return before.state is JobState.RUNNING and before.chunks is None
 
     def status(self, job_id: str) -> JobStatus | None:
@@ -253,11 +226,6 @@ class JobStore:
 
     def _now(self) -> str:
         return self._clock().isoformat(timespec="seconds")
-
-    def _finalise_if_claimed(self, job_id: str, progress: Progress, token: str) -> bool:
-        # A redelivery of the claiming message finalises again: the first attempt may have died
-        # half-way. finalise() returns False once the job is completed, so this stays exactly-once.
-        return progress.finaliser == token and self.finalise(job_id)
 
     def _load_progress(self, job_id: str) -> Progress:
         found = self._blobs.get_json(self._state, progress_blob(job_id))

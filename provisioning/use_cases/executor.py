@@ -14,10 +14,12 @@ answer was lost, or another delivery of the same chunk, may have applied it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from provisioning.core.masking import mask_user
 from provisioning.core.models import (
     AddEmail,
     AddPhone,
@@ -33,13 +35,15 @@ from provisioning.core.models import (
     SetSmsSignIn,
     method_key,
 )
+from provisioning.core.outcomes import describe_error, finish_outcome, not_read, planned_outcome, sms_applied
 from provisioning.core.planner import needs_default_method, plan
+from provisioning.core.ports import Journal
 from provisioning.graph.batch import BatchRequest, BatchResponse
 from provisioning.graph.client import collection_items, methods_from_items, operation_call
 from provisioning.graph.failures import READ_PERMISSION, Call, error_for_status
 from provisioning.graph.paths import GraphPaths
-from provisioning.use_cases.service import describe_error, finish_outcome, planned_outcome, sms_applied
 
+log = logging.getLogger(__name__)
 MAX_POST_RETRIES = 2  # a lost POST is re-read and re-sent at most this often
 UNANSWERED = "Graph did not answer (timeout or dropped connection) and a re-read could not confirm it"
 
@@ -132,18 +136,24 @@ class ChunkExecutor:
         currents: Mapping[int, CurrentMethods | Outcome],
         *,
         dry_run: bool,
-        before: Mapping[int, CurrentMethods] | None = None,
+        journal: Journal | None = None,
     ) -> list[Outcome]:
-        """Plan every row and apply the plans in rounds; one outcome per row, in row order."""
+        """Plan every row and apply the plans in rounds; one outcome per row, in row order.
+
+        Unless *dry_run*, the *journal* keeps the users' methods before the first write; when it
+        holds an earlier attempt's, each outcome describes the whole change since then.
+        """
         readable = {r.line: (r, c) for r in rows if isinstance(c := currents[r.line], CurrentMethods)}
-        plans = {line: plan(current, row) for line, (row, current) in readable.items()}
         if dry_run:
             return [
-                planned_outcome(r, plans[r.line], readable[r.line][1])
+                planned_outcome(r, plan(readable[r.line][1], r), readable[r.line][1])
                 if r.line in readable
-                else self._final(r, currents)
+                else not_read(r, currents)
                 for r in rows
             ]
+        read_now = {line: current for line, (_, current) in readable.items()}
+        before = journal.keep(read_now) if journal is not None else read_now
+        plans = {line: plan(current, row) for line, (row, current) in readable.items()}
         progress = {line: _Progress(readable[line][0], p.operations) for line, p in plans.items()}
         for _ in range(
             max((len(p.operations) for p in progress.values()), default=0) * (MAX_POST_RETRIES + 2)
@@ -152,22 +162,22 @@ class ChunkExecutor:
                 break
             self._round(progress)
         states = self._sms_states([p for p in progress.values() if sms_applied(p.results)])
-        outcomes = []
-        for row in rows:
-            if row.line not in readable:
-                outcomes.append(self._final(row, currents))
-                continue
-            outcomes.append(
-                finish_outcome(
-                    row,
-                    plans[row.line],
-                    readable[row.line][1],
-                    progress[row.line].results,
-                    before=(before or {}).get(row.line),
-                    sms_state=states.get(row.line),
-                    sms_read=row.line in states,
-                )
+        outcomes = [
+            finish_outcome(
+                row,
+                plans[row.line],
+                readable[row.line][1],
+                progress[row.line].results,
+                before=before.get(row.line),
+                sms_state=states.get(row.line),
+                sms_read=row.line in states,
             )
+            if row.line in readable
+            else not_read(row, currents)
+            for row in rows
+        ]
+        for outcome in outcomes:
+            log.info("line %d %s: %s", outcome.row.line, mask_user(outcome.row.user), outcome.kind)
         return outcomes
 
     def _round(self, progress: Mapping[int, _Progress]) -> None:
@@ -279,13 +289,6 @@ class ChunkExecutor:
     def _error(self, op: Operation, answer: BatchResponse) -> str:
         call = operation_call(self._paths, op, op.user)
         return describe_error(error_for_status(call, answer.status, answer.headers, answer.body, None))
-
-    @staticmethod
-    def _final(row: DesiredRow, currents: Mapping[int, CurrentMethods | Outcome]) -> Outcome:
-        """The outcome a row already has (invalid, or its read failed)."""
-        outcome = currents[row.line]
-        assert isinstance(outcome, Outcome)
-        return outcome
 
 
 def _ok(answer: BatchResponse) -> bool:

@@ -2,7 +2,8 @@
 
 Triggers call these functions and nothing else. Delivery is at least once everywhere, so each step is
 idempotent: a job per blob version, a journal of the users' methods before a chunk's first write, and
-outcomes that only the first complete attempt records (``jobs.JobStore``).
+outcomes that only the first complete attempt records (``storage.jobs.JobStore``); the caller whose
+chunk completes a job finishes it (``use_cases.finish_job``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Protocol
 
-from provisioning.core.job_records import ChunkMessage, JobKind, JobRecord, split_chunks
+from provisioning.core.job_records import (
+    ChunkMessage,
+    JobKind,
+    JobRecord,
+    decode_message,
+    job_id_for_blob,
+    split_chunks,
+)
 from provisioning.core.masking import mask_text
 from provisioning.core.models import (
     ALL_KINDS,
@@ -35,6 +43,7 @@ from provisioning.storage.account import StorageSettings
 from provisioning.storage.blobs import BlobStore
 from provisioning.storage.jobs import JobStore
 from provisioning.use_cases.executor import ChunkExecutor
+from provisioning.use_cases.finish_job import JobFinisher
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +54,7 @@ class Services(Protocol):
     storage: StorageSettings
     blobs: BlobStore
     jobs: JobStore
+    finisher: JobFinisher
 
     def limits(self) -> InputLimits: ...
 
@@ -73,7 +83,13 @@ def _now() -> str:
 
 
 def fan_out(
-    jobs: JobStore, job_id: str, rows: Iterable[DesiredRow], *, dry_run: bool, senders: int = 8
+    jobs: JobStore,
+    finisher: JobFinisher,
+    job_id: str,
+    rows: Iterable[DesiredRow],
+    *,
+    dry_run: bool,
+    senders: int = 8,
 ) -> int:
     """Send rows in chunks of up to 20 valid users; returns the chunk count.
 
@@ -87,7 +103,7 @@ def fan_out(
     pending: deque[Future[object]] = deque()
     with ThreadPoolExecutor(max_workers=senders, thread_name_prefix="fan-out") as pool:
         for window in split_chunks(rows):
-            pending.append(pool.submit(_send_window, jobs, job_id, chunk, window, dry_run))
+            pending.append(pool.submit(_send_window, jobs, finisher, job_id, chunk, window, dry_run))
             chunk += 1
             while len(pending) > 2 * senders:
                 pending.popleft().result()
@@ -96,12 +112,14 @@ def fan_out(
     return chunk
 
 
-def _send_window(jobs: JobStore, job_id: str, chunk: int, window: list[DesiredRow], dry_run: bool) -> object:
+def _send_window(
+    jobs: JobStore, finisher: JobFinisher, job_id: str, chunk: int, window: list[DesiredRow], dry_run: bool
+) -> object:
     if any(row.valid for row in window):
         jobs.enqueue_chunk(job_id, chunk, window, dry_run)
         return None
     invalid = [Outcome(row, OutcomeKind.INVALID, error="; ".join(row.errors)) for row in window]
-    return jobs.record_outcomes_without_queue(job_id, chunk, invalid)
+    return finisher.complete_chunk(job_id, chunk, invalid)
 
 
 def fan_out_blob(client: BlobClientLike, services: Services) -> str:
@@ -115,14 +133,14 @@ def fan_out_blob(client: BlobClientLike, services: Services) -> str:
     if props is None:
         log.warning("blob %s/%s is gone before it could be read", container, name)
         return ""
-    job_id = JobStore.job_id_for_blob(container, name, props.etag)
+    job_id = job_id_for_blob(container, name, props.etag)
     existing = services.jobs.load_job(job_id)
     if existing is not None and existing.chunks is not None:
         log.info("blob %s already made job %s; not starting another", name, job_id)
         if existing.state is JobState.RUNNING:
             # The delivery that fanned it out may have died between recording the chunk count in
             # job.json and in progress.json; without the latter the job could never complete.
-            services.jobs.set_chunk_count(job_id, existing.chunks)
+            services.finisher.set_chunk_count(job_id, existing.chunks)
         return job_id
     limits = services.limits()
     # Pinned to the ETag the job id was made from: both passes read that version or fail.
@@ -141,13 +159,12 @@ def fan_out_blob(client: BlobClientLike, services: Services) -> str:
     if existing is None:
         services.jobs.create_job(record)
     if not scan.accepted:
-        services.jobs.reject_job(record, scan.file_errors)
+        services.finisher.reject(record, scan.file_errors)
         log.warning("job %s: %s rejected: %s", job_id, name, "; ".join(scan.file_errors))
         return job_id
-    chunks = fan_out(
-        services.jobs, job_id, iter_rows(source, scan, default_region=limits.default_region), dry_run=False
-    )
-    services.jobs.set_chunk_count(job_id, chunks, rows=scan.rows)
+    rows = iter_rows(source, scan, default_region=limits.default_region)
+    chunks = fan_out(services.jobs, services.finisher, job_id, rows, dry_run=False)
+    services.finisher.set_chunk_count(job_id, chunks, rows=scan.rows)
     log.info("job %s: %s fanned out, %d rows in %d chunks", job_id, name, scan.rows, chunks)
     return job_id
 
@@ -158,15 +175,17 @@ def fan_out_blob(client: BlobClientLike, services: Services) -> str:
 def process_chunk_message(text: str, services: Services) -> None:
     """Work one queue message; a malformed one is logged and dropped (it can never succeed)."""
     try:
-        message = services.jobs.decode_message(text)
+        message = decode_message(text)
     except InputError as exc:
         log.warning("dropping a malformed work message: %s", mask_text(str(exc)))
         return
-    process_chunk(message, services.chunk_executor(), services.jobs)
+    process_chunk(message, services.chunk_executor(), services.jobs, services.finisher)
 
 
-def process_chunk(message: ChunkMessage, executor: ChunkExecutor, jobs: JobStore) -> bool:
-    """Read, journal, plan and apply one chunk, then record its outcomes; True if that ended the job.
+def process_chunk(
+    message: ChunkMessage, executor: ChunkExecutor, jobs: JobStore, finisher: JobFinisher
+) -> bool:
+    """Read, journal, plan and apply one chunk, then record its outcomes; True if that finished the job.
 
     A chunk whose outcomes exist already (a redelivery) is only marked done again. The journal keeps
     the methods the FIRST attempt found, so a retry after a crash reports the whole change and
@@ -174,41 +193,41 @@ def process_chunk(message: ChunkMessage, executor: ChunkExecutor, jobs: JobStore
     """
     job, chunk = message.job_id, message.chunk
     if jobs.chunk_outcomes_exist(job, chunk):
-        return jobs.complete_chunk(job, chunk, ())
+        return finisher.complete_chunk(job, chunk, ())
     reads = executor.read(message.rows)
-    before = _journal(jobs, message, reads)
-    outcomes = executor.apply(message.rows, reads, dry_run=message.dry_run, before=before)
-    return jobs.complete_chunk(job, chunk, outcomes)
+    journal = ChunkJournal(jobs, job, chunk)
+    outcomes = executor.apply(message.rows, reads, dry_run=message.dry_run, journal=journal)
+    return finisher.complete_chunk(job, chunk, outcomes)
 
 
-def _journal(
-    jobs: JobStore, message: ChunkMessage, reads: Mapping[int, CurrentMethods | Outcome]
-) -> dict[int, CurrentMethods]:
-    """The users' methods before this chunk's first write: this attempt's reads, or an earlier one's."""
-    if message.dry_run:
-        return {}
-    now = {line: current for line, current in reads.items() if isinstance(current, CurrentMethods)}
-    if jobs.save_journal(message.job_id, message.chunk, now):
-        return now
-    return jobs.load_journal(message.job_id, message.chunk) or now
+class ChunkJournal:
+    """``Journal`` of one chunk in the job store: the first attempt's record of the users' methods."""
+
+    def __init__(self, jobs: JobStore, job_id: str, chunk: int) -> None:
+        self._jobs, self._job_id, self._chunk = jobs, job_id, chunk
+
+    def keep(self, current: Mapping[int, CurrentMethods]) -> Mapping[int, CurrentMethods]:
+        if self._jobs.save_journal(self._job_id, self._chunk, current):
+            return current
+        return self._jobs.load_journal(self._job_id, self._chunk) or current
 
 
 def record_poisoned_chunk(text: str, services: Services) -> None:
     """A chunk that failed every delivery: each of its rows becomes `failed`, so the job completes."""
     try:
-        message = services.jobs.decode_message(text)
+        message = decode_message(text)
     except InputError as exc:
         log.warning("dropping a malformed poison message: %s", mask_text(str(exc)))
         return
     if services.jobs.chunk_outcomes_exist(message.job_id, message.chunk):
-        services.jobs.complete_chunk(message.job_id, message.chunk, ())
+        services.finisher.complete_chunk(message.job_id, message.chunk, ())
         return
     reason = (
         "the worker failed on this chunk on every delivery (moved to the poison queue); some of the row's "
         "changes may have been applied: check the user and run the row again"
     )
     outcomes = [Outcome(row, OutcomeKind.FAILED, error=reason) for row in message.rows]
-    services.jobs.complete_chunk(message.job_id, message.chunk, outcomes)
+    services.finisher.complete_chunk(message.job_id, message.chunk, outcomes)
     log.error(
         "job %s chunk %d: poisoned; %d rows recorded as failed", message.job_id, message.chunk, len(outcomes)
     )
@@ -220,8 +239,9 @@ def record_poisoned_chunk(text: str, services: Services) -> None:
 class Pipeline:
     """``JobPort`` over the job store: submit rows as a job, read a job's status."""
 
-    def __init__(self, jobs: JobStore) -> None:
+    def __init__(self, jobs: JobStore, finisher: JobFinisher) -> None:
         self._jobs = jobs
+        self._finisher = finisher
 
     def submit(self, rows: Sequence[DesiredRow], *, dry_run: bool, source: str) -> str:
         kind = JobKind.SYNC if source == "sync" else JobKind.HTTP
@@ -229,8 +249,8 @@ class Pipeline:
         managed = frozenset().union(*(r.managed for r in rows)) if rows else frozenset(ALL_KINDS)
         record = JobRecord(job_id, kind, source, _now(), dry_run=dry_run, rows=len(rows), managed=managed)
         self._jobs.create_job(record)
-        chunks = fan_out(self._jobs, job_id, rows, dry_run=dry_run)
-        self._jobs.set_chunk_count(job_id, chunks, rows=len(rows))
+        chunks = fan_out(self._jobs, self._finisher, job_id, rows, dry_run=dry_run)
+        self._finisher.set_chunk_count(job_id, chunks, rows=len(rows))
         return job_id
 
     def status(self, job_id: str) -> JobStatus | None:
@@ -246,7 +266,7 @@ def run_nightly_sync(services: Services, *, past_due: bool = False, dry_run: boo
         log.info("the nightly sync is running late (past due)")
     run = run_sync(
         DirectoryClient(services.graph()),
-        Pipeline(services.jobs),
+        Pipeline(services.jobs, services.finisher),
         services.blobs,
         container=services.storage.state_container,
         settings=services.sync_settings(),

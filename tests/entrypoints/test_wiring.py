@@ -50,10 +50,10 @@ def _services(tmp_path: Path, **extra: str) -> tuple[Services, CountingEnv]:
             **extra,
         }
     )
-    storage_blobs_jobs: Any = None  # no storage is touched by what these tests call
-    return Services(
-        cast(Mapping[str, str], env), storage_blobs_jobs, storage_blobs_jobs, storage_blobs_jobs
-    ), env
+    storage_blobs_jobs: Any = (
+        None  # no storage (nor the finisher over it) is touched by what these tests call
+    )
+    return Services(cast(Mapping[str, str], env), *(storage_blobs_jobs,) * 4), env
 
 
 def test_settings_and_limits_are_parsed_once_per_process(tmp_path: Path) -> None:

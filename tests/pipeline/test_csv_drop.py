@@ -10,6 +10,7 @@ import os
 import pytest
 
 from function_app import app
+from provisioning.core.job_records import decode_message, job_id_for_blob
 from provisioning.entrypoints.local.host import index
 from provisioning.entrypoints.wiring import services
 from provisioning.storage.jobs import JobStore
@@ -36,7 +37,7 @@ def rows_of(text: str) -> list[dict[str, str]]:
 
 def job_of(pipeline: Pipeline, name: str) -> str:
     props = pipeline.blobs.get_blob_client(pipeline.input, name).get_blob_properties()
-    return JobStore.job_id_for_blob(pipeline.input, name, props.etag)
+    return job_id_for_blob(pipeline.input, name, props.etag)
 
 
 def test_the_function_app_indexes_every_trigger():
@@ -126,11 +127,11 @@ def test_a_chunk_delivered_twice_keeps_one_outcome_per_row(pipeline):
     pipeline.upload("twice.csv", text.encode())
     pipeline.runner.deliver_blobs()
     message = pipeline.runner.pollers[0].queue.peek_messages()[0]
-    decoded = jobs.decode_message(message.content.decode())
+    decoded = decode_message(message.content.decode())
     pipeline.runner.work_until_idle()
     after_first = methods(pipeline.sandbox)
 
-    process_chunk(decoded, services().chunk_executor(), jobs)
+    process_chunk(decoded, services().chunk_executor(), jobs, services().finisher)
 
     report = list(csv.DictReader(io.StringIO(pipeline.report(job_of(pipeline, "twice.csv"), "report.csv"))))
     assert [r["outcome"] for r in report] == ["changed", "changed"]

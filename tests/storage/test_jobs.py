@@ -1,4 +1,4 @@
-"""JobStore against Azurite: job records, journals, chunk completion, finalisation, status."""
+"""JobStore and JobFinisher against Azurite: job records, journals, chunk completion, finishing a job, status."""
 
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ from datetime import UTC, datetime
 import pytest
 from azure.storage.queue import QueueClient
 
-from provisioning.core.job_records import JobKind, JobRecord
+from provisioning.core.job_records import JobKind, JobRecord, decode_message, job_id_for_blob
 from provisioning.core.models import AddPhone, CurrentMethods, JobState, OutcomeKind
 from provisioning.errors import InputError
 from provisioning.storage.account import StorageSettings, build_blob_service, build_queue, ensure_resources
 from provisioning.storage.blobs import BlobStore
-from provisioning.storage.jobs import JobStore, decode_message, job_id_for_blob
+from provisioning.storage.jobs import JobStore
+from provisioning.storage.report_blobs import ReportStore
 from provisioning.storage.work_queue import WorkQueue
+from provisioning.use_cases.finish_job import JobFinisher
 from tests.builders import MOBILE, A, current, desired, ok, outcome
 
 STARTED = "2026-01-01T00:00:00+00:00"
@@ -54,6 +56,11 @@ def _blobs(settings):
 def _store(settings, blobs):
     queue = WorkQueue(build_queue(settings, settings.work_queue))
     return JobStore(blobs, settings, queue, clock=lambda: FINISHED, sleep=lambda _: None)
+
+
+@pytest.fixture(name="finisher")
+def _finisher(store, blobs, settings):
+    return JobFinisher(store, ReportStore(blobs, settings), clock=lambda: FINISHED)
 
 
 def record(job_id=None, *, dry_run=False, rows=0) -> JobRecord:
@@ -120,17 +127,17 @@ def test_the_first_journal_is_the_true_before(store):
     assert store.load_journal(job.job_id, 1) is None
 
 
-def test_completing_a_chunk_twice_keeps_one_outcome_set_and_finalises_once(store, blobs, settings):
+def test_completing_a_chunk_twice_keeps_one_outcome_set_and_finalises_once(store, blobs, settings, finisher):
     """A redelivered chunk neither replaces the first outcomes nor finalises the job again."""
     job = record(rows=2)
     store.create_job(job)
-    store.set_chunk_count(job.job_id, 1)
+    finisher.set_chunk_count(job.job_id, 1)
     first_try = [changed(2), changed(3)]
     second_try = [outcome(OutcomeKind.FAILED, row=desired(line=n, user=line_user(n))) for n in (2, 3)]
 
     finalised = [
-        store.complete_chunk(job.job_id, 0, first_try),
-        store.complete_chunk(job.job_id, 0, second_try),
+        finisher.complete_chunk(job.job_id, 0, first_try),
+        finisher.complete_chunk(job.job_id, 0, second_try),
     ]
 
     assert finalised == [True, False]
@@ -142,27 +149,27 @@ def test_completing_a_chunk_twice_keeps_one_outcome_set_and_finalises_once(store
         "failed": 0,
         "invalid": 0,
     }
-    assert store.finalise(job.job_id) is False
+    assert finisher.finish(job.job_id) is False
 
 
 @pytest.mark.parametrize("count_first", [True, False], ids=["count-first", "count-races-completions"])
-def test_concurrent_completions_finalise_exactly_once(store, blobs, settings, count_first):
+def test_concurrent_completions_finalise_exactly_once(store, blobs, settings, count_first, finisher):
     """8 threads complete 40 chunks (the fan-out's count racing them or not): one finalisation, every row once."""
     job = record(rows=800)
     store.create_job(job)
     if count_first:
-        store.set_chunk_count(job.job_id, 40)
+        finisher.set_chunk_count(job.job_id, 40)
     chunks = list(range(40))
     random.Random(7).shuffle(chunks)
     start = threading.Barrier(8 if count_first else 9)
 
     def worker(mine: list[int]) -> list[bool]:
         start.wait()
-        return [store.complete_chunk(job.job_id, chunk, chunk_outcomes(chunk)) for chunk in mine]
+        return [finisher.complete_chunk(job.job_id, chunk, chunk_outcomes(chunk)) for chunk in mine]
 
     def fan_out_end() -> list[bool]:
         start.wait()
-        return [store.set_chunk_count(job.job_id, 40)]
+        return [finisher.set_chunk_count(job.job_id, 40)]
 
     with ThreadPoolExecutor(9) as pool:
         futures = [pool.submit(worker, chunks[i::8]) for i in range(8)]
@@ -177,17 +184,17 @@ def test_concurrent_completions_finalise_exactly_once(store, blobs, settings, co
     assert (status.state, status.chunks, status.chunks_done) == (JobState.COMPLETED, 40, 40)
 
 
-def test_setting_the_count_after_every_chunk_is_done_finalises(store):
+def test_setting_the_count_after_every_chunk_is_done_finalises(store, finisher):
     """When workers finish before the fan-out ends, set_chunk_count is the call that finalises."""
     job = record()
     store.create_job(job)
 
-    early = [store.complete_chunk(job.job_id, n, chunk_outcomes(n, size=2)) for n in range(3)]
-    late = store.set_chunk_count(job.job_id, 3, rows=6)
+    early = [finisher.complete_chunk(job.job_id, n, chunk_outcomes(n, size=2)) for n in range(3)]
+    late = finisher.set_chunk_count(job.job_id, 3, rows=6)
 
     assert early == [False, False, False]
     assert late is True
-    assert store.set_chunk_count(job.job_id, 3) is False
+    assert finisher.set_chunk_count(job.job_id, 3) is False
     status = store.status(job.job_id)
     assert (status.state, status.rows, status.finished) == (
         JobState.COMPLETED,
@@ -196,16 +203,16 @@ def test_setting_the_count_after_every_chunk_is_done_finalises(store):
     )
 
 
-def test_invalid_rows_complete_their_chunk_without_the_queue(store, blobs, settings):
+def test_invalid_rows_complete_their_chunk_without_the_queue(store, blobs, settings, finisher):
     """Invalid runs are recorded as outcomes; the report holds them in line order with the rest."""
     job = record()
     store.create_job(job)
     invalid = [outcome(OutcomeKind.INVALID, row=desired(line=4, user="x", errors=("UPN: missing",)))]
 
-    store.complete_chunk(job.job_id, 0, [changed(2), changed(3)])
-    store.record_outcomes_without_queue(job.job_id, 1, invalid)
-    store.complete_chunk(job.job_id, 2, [changed(5)])
-    store.set_chunk_count(job.job_id, 3, rows=4)
+    finisher.complete_chunk(job.job_id, 0, [changed(2), changed(3)])
+    finisher.complete_chunk(job.job_id, 1, invalid)
+    finisher.complete_chunk(job.job_id, 2, [changed(5)])
+    finisher.set_chunk_count(job.job_id, 3, rows=4)
 
     assert report_lines(blobs, settings, job.job_id) == [2, 3, 4, 5]
     summary = json.loads(
@@ -218,13 +225,13 @@ def test_invalid_rows_complete_their_chunk_without_the_queue(store, blobs, setti
     assert summary["actions"]["add"] == 3
 
 
-def test_finalisation_writes_undo_for_applied_writes_and_none_for_a_dry_run(store, blobs, settings):
+def test_finalisation_writes_undo_for_applied_writes_and_none_for_a_dry_run(store, blobs, settings, finisher):
     """An apply job gets undo.csv (one row per user written); a dry run gets report and summary only."""
     apply_job, dry_job = record(), record(dry_run=True)
     for job in (apply_job, dry_job):
         store.create_job(job)
-        store.complete_chunk(job.job_id, 0, [changed(2), changed(3)])
-        store.set_chunk_count(job.job_id, 1)
+        finisher.complete_chunk(job.job_id, 0, [changed(2), changed(3)])
+        finisher.set_chunk_count(job.job_id, 1)
 
     undo = (
         blobs._service.get_blob_client(settings.report_container, f"{apply_job.job_id}/undo.csv")
@@ -238,12 +245,12 @@ def test_finalisation_writes_undo_for_applied_writes_and_none_for_a_dry_run(stor
     assert not blobs.exists(settings.report_container, f"{dry_job.job_id}/undo.csv")
 
 
-def test_a_rejected_file_gets_reasons_and_an_empty_report(store, blobs, settings):
-    """reject_job writes summary.json with the reasons and a header-only report.csv; nothing is queued."""
+def test_a_rejected_file_gets_reasons_and_an_empty_report(store, blobs, settings, finisher):
+    """JobFinisher.reject writes summary.json with the reasons and a header-only report.csv; nothing is queued."""
     job = record()
 
-    created = store.reject_job(job, ["line 1: no UPN column", "file is not UTF-8"])
-    again = store.reject_job(job, ["line 1: no UPN column", "file is not UTF-8"])
+    created = finisher.reject(job, ["line 1: no UPN column", "file is not UTF-8"])
+    again = finisher.reject(job, ["line 1: no UPN column", "file is not UTF-8"])
 
     assert (created, again) == (True, False)
     reports = blobs._service.get_container_client(settings.report_container)
@@ -264,31 +271,31 @@ def test_a_rejected_file_gets_reasons_and_an_empty_report(store, blobs, settings
     assert queue.get_queue_properties().approximate_message_count == 0
 
 
-def test_a_created_job_can_still_be_rejected_but_not_once_fanned_out(store):
+def test_a_created_job_can_still_be_rejected_but_not_once_fanned_out(store, finisher):
     """A job created before its file was found bad becomes rejected; one that fanned out stays as it is."""
     created, fanned = record(), record()
     for job in (created, fanned):
         store.create_job(job)
-    store.set_chunk_count(fanned.job_id, 2)
+    finisher.set_chunk_count(fanned.job_id, 2)
 
-    results = [store.reject_job(created, ["bad header"]), store.reject_job(fanned, ["bad header"])]
+    results = [finisher.reject(created, ["bad header"]), finisher.reject(fanned, ["bad header"])]
 
     assert results == [True, False]
     assert store.status(created.job_id).state is JobState.REJECTED
     assert store.status(fanned.job_id).state is JobState.RUNNING
 
 
-def test_status_while_running_and_after(store):
+def test_status_while_running_and_after(store, finisher):
     """Status counts done chunks while running, and gives outcome counts and report URLs once completed."""
     job = record(rows=60)
     store.create_job(job)
-    store.complete_chunk(job.job_id, 1, chunk_outcomes(1))
+    finisher.complete_chunk(job.job_id, 1, chunk_outcomes(1))
 
     running = store.status(job.job_id)
-    store.set_chunk_count(job.job_id, 3)
-    store.complete_chunk(job.job_id, 0, chunk_outcomes(0))
+    finisher.set_chunk_count(job.job_id, 3)
+    finisher.complete_chunk(job.job_id, 0, chunk_outcomes(0))
     counted = store.status(job.job_id)
-    store.complete_chunk(job.job_id, 2, chunk_outcomes(2))
+    finisher.complete_chunk(job.job_id, 2, chunk_outcomes(2))
     done = store.status(job.job_id)
 
     assert running is not None
@@ -306,17 +313,17 @@ def test_status_while_running_and_after(store):
     assert store.status("no-such-job") is None
 
 
-def test_finalise_refuses_a_job_with_chunks_outstanding(store):
+def test_finalise_refuses_a_job_with_chunks_outstanding(store, finisher):
     """Finalising before every chunk is done is a ValueError, and so is an unknown job."""
     job = record()
     store.create_job(job)
-    store.set_chunk_count(job.job_id, 2)
-    store.complete_chunk(job.job_id, 0, chunk_outcomes(0, size=1))
+    finisher.set_chunk_count(job.job_id, 2)
+    finisher.complete_chunk(job.job_id, 0, chunk_outcomes(0, size=1))
 
     with pytest.raises(ValueError, match="1 of 2 chunks done"):
-        store.finalise(job.job_id)
+        finisher.finish(job.job_id)
     with pytest.raises(ValueError, match="no job"):
-        store.finalise("no-such-job")
+        finisher.finish("no-such-job")
 
 
 def test_a_chunk_round_trips_through_the_queue_as_the_host_would_read_it(store, settings):
@@ -359,9 +366,9 @@ def test_an_oversized_chunk_is_refused_by_the_size_guard(store):
 
 
 def test_a_malformed_message_is_an_input_error(store):
-    """decode_message on the store raises InputError for text that is not a work message."""
+    """decode_message raises InputError for text that is not a work message."""
     with pytest.raises(InputError):
-        store.decode_message('{"job": 1}')
+        decode_message('{"job": 1}')
 
 
 def test_ensure_resources_is_idempotent(settings, blobs):
