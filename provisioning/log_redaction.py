@@ -1,6 +1,6 @@
 """The redaction step every log record passes, whichever library logged it (stdlib logging only, no I/O of its own).
 
-Our own log calls mask users and numbers at the source (``masking``); this is the defence in depth for
+Our own log calls mask users and numbers at the source (``core.masking``); this is the defence in depth for
 what third-party libraries log at DEBUG (httpx request URLs holding UPNs, azure-core headers, MSAL).
 """
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from provisioning.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PREFIX = "PROVISIONING_"
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -158,18 +160,20 @@ class Settings:
     @staticmethod
     def offline(env: Mapping[str, str]) -> InputLimits:
         """Only the input limits (region, file size, rows), for commands that never call Graph."""
-        reader = _Reader(env)
-        limits = _read_limits(reader)
-        reader.raise_problems()
-        return limits
+        return _read_alone(env, _read_limits)
 
     @staticmethod
     def concurrency_of(env: Mapping[str, str]) -> int:
         """``PROVISIONING_CONCURRENCY`` alone (1..64), for the HTTP endpoint's wiring."""
-        reader = _Reader(env)
-        value = _read_concurrency(reader)
-        reader.raise_problems()
-        return value
+        return _read_alone(env, _read_concurrency)
+
+
+def _read_alone(env: Mapping[str, str], read: Callable[[_Reader], T]) -> T:
+    """One group of settings read on its own; a ``ConfigurationError`` lists its problems."""
+    reader = _Reader(env)
+    value = read(reader)
+    reader.raise_problems()
+    return value
 
 
 def _read_concurrency(reader: _Reader) -> int:

@@ -100,7 +100,7 @@ cli plan samples/rules.csv | grep -E "skip|failed|^line" || true
 
 step "Undo: drop the pipeline's undo.csv back in; the tenant is as it was (a phone that became a user's default stays, with its reason)"
 JOB=$("$PY" -c "
-import os; from azure.storage.blob import BlobServiceClient; from provisioning.storage.jobs import job_id_for_blob
+import os; from azure.storage.blob import BlobServiceClient; from provisioning.core.job_records import job_id_for_blob
 c=os.environ.get('PROVISIONING_INPUT_CONTAINER','provisioning-input')
 b=BlobServiceClient.from_connection_string(os.environ['PROVISIONING_STORAGE']).get_blob_client(c,'users.csv')
 print(job_id_for_blob(c,'users.csv',b.get_blob_properties().etag))")

@@ -16,6 +16,10 @@ from tests.contract.check import check_file
 from tests.sandbox import Sandbox, SandboxConfig
 from tests.sandbox.recorder import ENV_RECORD
 
+# pytest rewrites asserts only in test modules and conftests; shared checking helpers ask for it too,
+# so their failures show the values as they did when the helpers lived in test modules.
+pytest.register_assert_rewrite("tests.openapi_checks")
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 # The community script's sample CSV (copied unchanged from the shared fixtures; the repo needs nothing beside it).

@@ -1,18 +1,26 @@
-"""Fakes that satisfy the ports in ``provisioning.core.ports`` structurally (no patching)."""
+"""Fakes of the ports (the executor's ``$batch`` port, tokens, jobs) and a fake monotonic clock, satisfied
+structurally (no patching)."""
 
 from __future__ import annotations
 
+import re
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, assert_never
+from urllib.parse import unquote
 
 from provisioning.core.models import (
     DEFAULT_METHOD_PHONE,
+    METHOD_IDS,
     AddEmail,
     AddPhone,
-    CurrentMethods,
     DefaultMethod,
     DeleteEmail,
     DeletePhone,
+    DesiredRow,
+    JobState,
+    JobStatus,
     MethodKind,
     Operation,
     SetDefaultMethod,
@@ -20,7 +28,7 @@ from provisioning.core.models import (
     UpdateEmail,
     UpdatePhone,
 )
-from provisioning.errors import PermanentGraphError, TransientGraphError
+from provisioning.graph.batch import BatchRequest, BatchResponse
 
 if TYPE_CHECKING:
     from tests.sandbox import Sandbox
@@ -38,7 +46,12 @@ class FakeUser:
 
 
 class FakeGraph:
-    """An in-memory GraphPort; ``failing`` maps a user to the operation type that fails for them."""
+    """An in-memory tenant behind the executor's ``$batch`` port (``send``), answering as Graph does.
+
+    ``failing`` maps a user to the operation type Graph refuses for them (400); ``unreadable`` users
+    answer 503 to every request. ``applied`` holds the writes it took, as operations; ``reads`` the
+    reads, as (user, "methods" | "default" | "sms"); ``batches`` the inner requests of each send.
+    """
 
     def __init__(
         self,
@@ -52,51 +65,90 @@ class FakeGraph:
         self.unreadable = unreadable
         self.applied: list[Operation] = []
         self.reads: list[tuple[str, str]] = []
+        self.batches: list[list[BatchRequest]] = []
+        self._lock = threading.Lock()
 
-    def _user(self, user: str) -> FakeUser:
+    def send(self, requests: Sequence[BatchRequest]) -> Mapping[str, BatchResponse]:
+        """Answer each request in order (a ``dependsOn`` request after a failure gets 424)."""
+        with self._lock:
+            self.batches.append(list(requests))
+            answers: dict[str, BatchResponse] = {}
+            for request in requests:
+                if any(answers[d].status >= 400 for d in request.depends_on):
+                    answers[request.id] = BatchResponse(request.id, 424, {}, None, None)
+                else:
+                    answers[request.id] = self._answer(request)
+            return answers
+
+    def _answer(self, request: BatchRequest) -> BatchResponse:
+        match = _PATH.fullmatch(request.url)
+        assert match, f"the fake does not know {request.method} {request.url}"
+        user, tail = unquote(match["user"]), match["tail"]
         if user in self.unreadable:
-            raise TransientGraphError("service unavailable", status=503, code="serviceNotAvailable")
-        if user not in self.users:
-            raise PermanentGraphError(
-                "user not found", status=404, code="Request_ResourceNotFound", request_id="req-404"
-            )
-        return self.users[user]
-
-    def read_methods(self, user: str) -> CurrentMethods:
-        self.reads.append((user, "methods"))
-        state = self._user(user)
-        return CurrentMethods(
-            user,
-            dict(state.phones),
-            email=state.email,
-            sms_sign_in_state=state.sms if MethodKind.MOBILE in state.phones else None,
-            other_methods=tuple(state.others),
-        )
-
-    def read_default_method(self, user: str) -> tuple[str | None, bool | None]:
-        self.reads.append((user, "default"))
-        return self._user(user).default, False
-
-    def read_sms_sign_in_state(self, user: str) -> str | None:
-        self.reads.append((user, "sms"))
-        return self._user(user).sms
-
-    def apply(self, operation: Operation) -> str | None:
-        if isinstance(operation, self.failing.get(operation.user, ())):
-            raise PermanentGraphError("refused", status=400, code="badRequest", request_id="req-fail")
-        state = self._user(operation.user)
-        self._mutate(state, operation)
+            return _error(request, 503, "serviceNotAvailable", "service unavailable")
+        state = self.users.get(user)
+        if state is None:
+            return _error(request, 404, "Request_ResourceNotFound", "user not found")
+        if request.method == "GET":
+            return self._read(request, user, state, tail)
+        operation = _operation(user, state, request.method, tail, request.body or {})
+        if isinstance(operation, self.failing.get(user, ())):
+            return _error(request, 400, "badRequest", "refused", request_id="req-fail")
+        refusal = self._mutate(state, operation)
+        if refusal is not None:
+            return _error(request, *refusal)
         self.applied.append(operation)
-        return f"req-{len(self.applied)}"
+        status = 204 if request.method == "DELETE" or isinstance(operation, SetSmsSignIn) else 200
+        if request.method == "POST" and not isinstance(operation, SetSmsSignIn):
+            status = 201
+        return BatchResponse(request.id, status, {}, {}, f"req-{len(self.applied)}")
+
+    def _read(self, request: BatchRequest, user: str, state: FakeUser, tail: str) -> BatchResponse:
+        if tail == "methods":
+            self.reads.append((user, "methods"))
+            items: list[dict[str, object]] = [
+                {"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": METHOD_IDS[kind],
+                 "phoneType": kind.value, "phoneNumber": number,
+                 "smsSignInState": state.sms if kind is MethodKind.MOBILE else None}
+                for kind, number in state.phones.items()
+            ]  # fmt: skip
+            if state.email is not None:
+                items.append(
+                    {"@odata.type": "#microsoft.graph.emailAuthenticationMethod", "emailAddress": state.email}
+                )
+            items += [
+                {"@odata.type": f"#microsoft.graph.{other}AuthenticationMethod"} for other in state.others
+            ]
+            return BatchResponse(request.id, 200, {}, {"value": items}, "req-read")
+        if tail == "signInPreferences":
+            self.reads.append((user, "default"))
+            body = {"userPreferredMethodForSecondaryAuthentication": state.default,
+                    "isSystemPreferredAuthenticationMethodEnabled": False}  # fmt: skip
+            return BatchResponse(request.id, 200, {}, body, "req-read")
+        assert tail == f"phoneMethods/{METHOD_IDS[MethodKind.MOBILE]}", tail
+        self.reads.append((user, "sms"))
+        if MethodKind.MOBILE not in state.phones:
+            return _error(request, 404, "itemNotFound", "no mobile")
+        return BatchResponse(request.id, 200, {}, {"smsSignInState": state.sms}, "req-read")
 
     @staticmethod
-    def _mutate(state: FakeUser, op: Operation) -> None:
+    def _mutate(state: FakeUser, op: Operation) -> tuple[int, str, str] | None:
         match op:
-            case AddPhone() | UpdatePhone():
+            case AddPhone():
+                if op.kind in state.phones:
+                    return 400, "badRequest", "phone method already exists"
+                state.phones[op.kind] = op.number
+            case UpdatePhone():
                 state.phones[op.kind] = op.number
             case DeletePhone():
+                if op.kind not in state.phones:
+                    return 404, "itemNotFound", "no such method"
                 del state.phones[op.kind]
-            case AddEmail() | UpdateEmail():
+            case AddEmail():
+                if state.email is not None:
+                    return 400, "badRequest", "email method already exists"
+                state.email = op.address
+            case UpdateEmail():
                 state.email = op.address
             case DeleteEmail():
                 state.email = None
@@ -107,6 +159,42 @@ class FakeGraph:
                 state.sms = "ready" if op.enable else "notEnabled"
             case _:
                 assert_never(op)
+        return None
+
+
+_PATH = re.compile(r"/users/(?P<user>[^/]+)/authentication/(?P<tail>.+)")
+_KINDS = {METHOD_IDS[kind]: kind for kind in MethodKind if kind is not MethodKind.EMAIL}
+
+
+def _operation(user: str, state: FakeUser, method: str, tail: str, body: Mapping[str, object]) -> Operation:
+    """The write a request asks for, as the planner's operation."""
+    parts = tail.split("/")
+    if parts[0] == "phoneMethods" and len(parts) == 3:
+        return SetSmsSignIn(user, enable=parts[2] == "enableSmsSignIn")
+    if parts == ["phoneMethods"] and method == "POST":
+        return AddPhone(user, MethodKind(str(body["phoneType"])), str(body["phoneNumber"]))
+    if parts[0] == "phoneMethods":
+        kind = _KINDS[parts[1]]
+        if method == "DELETE":
+            return DeletePhone(user, kind, state.phones.get(kind, ""))
+        return UpdatePhone(user, kind, str(body["phoneNumber"]), state.phones.get(kind, ""))
+    if parts == ["emailMethods"] and method == "POST":
+        return AddEmail(user, str(body["emailAddress"]))
+    if parts[0] == "emailMethods":
+        if method == "DELETE":
+            return DeleteEmail(user, state.email or "")
+        return UpdateEmail(user, str(body["emailAddress"]), state.email or "")
+    assert parts == ["signInPreferences"], tail
+    assert method == "PATCH", method
+    method_name = DefaultMethod(str(body["userPreferredMethodForSecondaryAuthentication"]))
+    return SetDefaultMethod(user, method_name, state.default)
+
+
+def _error(
+    request: BatchRequest, status: int, code: str, message: str, *, request_id: str | None = None
+) -> BatchResponse:
+    body = {"error": {"code": code, "message": message}}
+    return BatchResponse(request.id, status, {}, body, request_id or f"req-{status}")
 
 
 class SandboxTokens:
@@ -117,3 +205,41 @@ class SandboxTokens:
 
     def token(self) -> str:
         return self._token
+
+
+@dataclass
+class FakeClock:
+    """A monotonic clock that only moves when someone sleeps; records each sleep."""
+
+    now: float = 100.0
+    slept: list[float] = field(default_factory=list)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeJobs:
+    """A JobPort that records submissions and answers status from a dict."""
+
+    def __init__(self, statuses: dict[str, JobStatus] | None = None) -> None:
+        self.submitted: list[tuple[tuple[DesiredRow, ...], bool, str]] = []
+        self.statuses = statuses or {}
+
+    def submit(self, rows: Sequence[DesiredRow], *, dry_run: bool, source: str) -> str:
+        self.submitted.append((tuple(rows), dry_run, source))
+        return f"job-{len(self.submitted)}"
+
+    def status(self, job_id: str) -> JobStatus | None:
+        return self.statuses.get(job_id)
+
+
+def job(job_id: str = "job-7", **kwargs) -> JobStatus:
+    """A running HTTP job's status, for a ``FakeJobs`` to answer."""
+    return JobStatus(job_id, "http", "http", JobState.RUNNING, 30, 2, 1, "2025-01-01T12:00:00Z", **kwargs)

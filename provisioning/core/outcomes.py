@@ -11,14 +11,20 @@ from collections.abc import Mapping, Sequence
 
 from provisioning.core.masking import mask_text
 from provisioning.core.models import (
+    AddEmail,
+    AddPhone,
     CurrentMethods,
+    DeleteEmail,
+    DeletePhone,
     DesiredRow,
+    MethodKind,
     Operation,
     OperationResult,
     Outcome,
     OutcomeKind,
     Plan,
     SetSmsSignIn,
+    method_key,
 )
 from provisioning.core.planner import plan
 from provisioning.errors import GraphError
@@ -77,6 +83,26 @@ def describe_error(exc: GraphError) -> str:
     if tag and tag not in text:
         text = f"{text} ({tag})"
     return mask_text(text)
+
+
+def applied(op: Operation, now: CurrentMethods) -> bool:
+    """Whether *now* (a re-read) shows *op* took effect: an earlier try whose answer was lost applied it."""
+    match op:
+        case AddPhone(kind=kind, number=number):
+            have = now.phones.get(kind)
+            return have is not None and method_key(kind, have) == method_key(kind, number)
+        case AddEmail(address=address):
+            return now.email is not None and method_key(MethodKind.EMAIL, now.email) == method_key(
+                MethodKind.EMAIL, address
+            )
+        case SetSmsSignIn(enable=enable):
+            return (now.sms_sign_in_state == "ready") == enable
+        case DeletePhone(kind=kind):
+            return kind not in now.phones
+        case DeleteEmail():
+            return now.email is None
+        case _:
+            return False
 
 
 def _since(

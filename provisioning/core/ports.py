@@ -1,41 +1,11 @@
-"""Ports: the Protocols the service depends on; adapters and test fakes satisfy them structurally."""
+"""Ports: the Protocols the use cases depend on; adapters and test fakes satisfy them structurally."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from provisioning.core.models import CurrentMethods, DesiredRow, JobStatus, Operation
-
-
-class GraphPort(Protocol):
-    """What the service needs from Microsoft Graph, one user at a time.
-
-    Every method raises ``GraphError`` (``TransientGraphError`` only after the retry policy gave up).
-    """
-
-    def read_methods(self, user: str) -> CurrentMethods:
-        """All the user's methods in one read: phones (with the mobile's SMS state), email, the others.
-
-        ``default_known`` is False in the result; a 404 for the user raises ``PermanentGraphError``.
-        """
-        ...
-
-    def read_default_method(self, user: str) -> tuple[str | None, bool | None]:
-        """The user's default method and whether system-preferred MFA is on (beta signInPreferences)."""
-        ...
-
-    def apply(self, operation: Operation) -> str | None:
-        """Perform one write; return Graph's ``request-id``.
-
-        An add that timed out or met a 5xx is retried only after re-reading the user's methods: a
-        method that now holds the wanted value counts as success.
-        """
-        ...
-
-    def read_sms_sign_in_state(self, user: str) -> str | None:
-        """The mobile phone's ``smsSignInState`` now, or None when the user has no mobile."""
-        ...
+from provisioning.core.models import CurrentMethods, DesiredRow, JobStatus
 
 
 class Journal(Protocol):

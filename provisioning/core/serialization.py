@@ -9,8 +9,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import TypeVar, assert_never
+from typing import assert_never
 
+from provisioning.core.json_fields import (
+    JsonObject,
+    enum_of,
+    invalid,
+    nullable,
+    read_bool,
+    read_int,
+    read_str,
+    tuple_of,
+)
 from provisioning.core.models import (
     ALL_KINDS,
     Action,
@@ -35,11 +45,6 @@ from provisioning.core.models import (
     UpdateEmail,
     UpdatePhone,
 )
-from provisioning.errors import InputError
-
-T = TypeVar("T")
-E = TypeVar("E", bound=StrEnum)
-_Read = Callable[[object, str], T]
 
 # Fields a writer leaves out when they hold these (JSON) values; the readers restore the model defaults.
 _ROW_DEFAULTS: Mapping[str, object] = {
@@ -199,232 +204,149 @@ def outcome_to_json(outcome: Outcome) -> dict[str, object]:
 
 
 # --- readers -------------------------------------------------------------------------------------
-# One explicit reader per type keeps mypy strict without casts; it is why this module runs past
-# the ~300-line budget (style rule 12).
-
-
-def _invalid(path: str, problem: str) -> InputError:
-    return InputError(f"{path}: {problem}")
-
-
-class _Object:
-    """A JSON object being read: fields by name, errors naming their path, unknown fields refused."""
-
-    def __init__(self, data: object, path: str) -> None:
-        if not isinstance(data, dict):
-            raise _invalid(path, "expected an object")
-        self._data: Mapping[object, object] = data
-        self._path = path
-        self._read: set[object] = set()
-
-    def required(self, key: str, read: _Read[T]) -> T:
-        self._read.add(key)
-        if key not in self._data:
-            raise _invalid(self._at(key), "missing required field")
-        return read(self._data[key], self._at(key))
-
-    def optional(self, key: str, read: _Read[T], default: T) -> T:
-        self._read.add(key)
-        if key not in self._data:
-            return default
-        return read(self._data[key], self._at(key))
-
-    def close(self) -> None:
-        """Refuse fields nobody read: a misspelt ``forcedRemoval`` must not silently become False."""
-        for key in self._data:
-            if key not in self._read:
-                raise _invalid(self._at(key), "unknown field")
-
-    def _at(self, key: object) -> str:
-        return f"{self._path}.{key}"
-
-
-def _str(data: object, path: str) -> str:
-    if not isinstance(data, str):
-        raise _invalid(path, "expected a string")
-    return data
-
-
-def _bool(data: object, path: str) -> bool:
-    if not isinstance(data, bool):
-        raise _invalid(path, "expected a boolean")
-    return data
-
-
-def _int(data: object, path: str) -> int:
-    if not isinstance(data, int) or isinstance(data, bool):
-        raise _invalid(path, "expected an integer")
-    return data
-
-
-def _nullable(read: _Read[T]) -> _Read[T | None]:
-    return lambda data, path: None if data is None else read(data, path)
-
-
-def _enum(cls: type[E]) -> _Read[E]:
-    def read(data: object, path: str) -> E:
-        text = _str(data, path)
-        try:
-            return cls(text)
-        except ValueError as exc:
-            expected = ", ".join(member.value for member in cls)
-            raise _invalid(path, f"unknown value {text!r}, expected one of: {expected}") from exc
-
-    return read
-
-
-def _list(data: object, path: str) -> list[tuple[object, str]]:
-    """The items of a JSON array, each with its own path."""
-    if not isinstance(data, list):
-        raise _invalid(path, "expected a list")
-    return [(item, f"{path}[{index}]") for index, item in enumerate(data)]
-
-
-def _tuple_of(read: _Read[T]) -> _Read[tuple[T, ...]]:
-    return lambda data, path: tuple(read(item, item_path) for item, item_path in _list(data, path))
 
 
 def _kind_set(data: object, path: str) -> frozenset[MethodKind]:
-    kinds = _tuple_of(_enum(MethodKind))(data, path)
+    kinds = tuple_of(enum_of(MethodKind))(data, path)
     if len(set(kinds)) != len(kinds):
-        raise _invalid(path, "repeats a method kind")
+        raise invalid(path, "repeats a method kind")
     return frozenset(kinds)
 
 
 def _kind_map_from(data: object, path: str) -> dict[MethodKind, str]:
     if not isinstance(data, dict):
-        raise _invalid(path, "expected an object")
-    read_kind = _enum(MethodKind)
-    return {read_kind(key, f"{path}.{key}"): _str(value, f"{path}.{key}") for key, value in data.items()}
+        raise invalid(path, "expected an object")
+    read_kind = enum_of(MethodKind)
+    return {read_kind(key, f"{path}.{key}"): read_str(value, f"{path}.{key}") for key, value in data.items()}
 
 
 def row_from_json(data: object, path: str = "row") -> DesiredRow:
     """The row in parsed JSON *data*; raises ``InputError`` naming the bad field under *path* (``rows[3]``)."""
-    obj = _Object(data, path)
-    row = DesiredRow(
-        line=obj.required("line", _int),
-        user=obj.required("user", _str),
-        values=obj.optional("values", _kind_map_from, {}),
-        managed=obj.optional("managed", _kind_set, frozenset(ALL_KINDS)),
-        forced_update=obj.optional("forcedUpdate", _bool, False),
-        forced_removal=obj.optional("forcedRemoval", _bool, False),
-        sms_sign_in=obj.optional("smsSignIn", _nullable(_enum(SmsSignIn)), None),
-        default_method=obj.optional("defaultMethod", _nullable(_enum(DefaultMethod)), None),
-        errors=obj.optional("errors", _tuple_of(_str), ()),
+    obj = JsonObject(data, path)
+    return obj.done(
+        DesiredRow(
+            line=obj.required("line", read_int),
+            user=obj.required("user", read_str),
+            values=obj.optional("values", _kind_map_from, {}),
+            managed=obj.optional("managed", _kind_set, frozenset(ALL_KINDS)),
+            forced_update=obj.optional("forcedUpdate", read_bool, False),
+            forced_removal=obj.optional("forcedRemoval", read_bool, False),
+            sms_sign_in=obj.optional("smsSignIn", nullable(enum_of(SmsSignIn)), None),
+            default_method=obj.optional("defaultMethod", nullable(enum_of(DefaultMethod)), None),
+            errors=obj.optional("errors", tuple_of(read_str), ()),
+        )
     )
-    obj.close()
-    return row
 
 
 def current_from_json(data: object, path: str = "current") -> CurrentMethods:
     """The read methods in parsed JSON *data*; raises ``InputError`` naming the bad field under *path*."""
-    obj = _Object(data, path)
-    current = CurrentMethods(
-        user=obj.required("user", _str),
-        phones=obj.optional("phones", _kind_map_from, {}),
-        email=obj.optional("email", _nullable(_str), None),
-        email_known=obj.optional("emailKnown", _bool, True),
-        sms_sign_in_state=obj.optional("smsSignInState", _nullable(_str), None),
-        default_method=obj.optional("defaultMethod", _nullable(_str), None),
-        default_known=obj.optional("defaultKnown", _bool, False),
-        system_preferred=obj.optional("systemPreferred", _nullable(_bool), None),
-        other_methods=obj.optional("otherMethods", _tuple_of(_str), ()),
+    obj = JsonObject(data, path)
+    return obj.done(
+        CurrentMethods(
+            user=obj.required("user", read_str),
+            phones=obj.optional("phones", _kind_map_from, {}),
+            email=obj.optional("email", nullable(read_str), None),
+            email_known=obj.optional("emailKnown", read_bool, True),
+            sms_sign_in_state=obj.optional("smsSignInState", nullable(read_str), None),
+            default_method=obj.optional("defaultMethod", nullable(read_str), None),
+            default_known=obj.optional("defaultKnown", read_bool, False),
+            system_preferred=obj.optional("systemPreferred", nullable(read_bool), None),
+            other_methods=obj.optional("otherMethods", tuple_of(read_str), ()),
+        )
     )
-    obj.close()
-    return current
 
 
 # One reader per "op" tag; each reads the fields after the tag (every field is required).
-_OPERATION_READERS: Mapping[str, Callable[[_Object], Operation]] = {
+_OPERATION_READERS: Mapping[str, Callable[[JsonObject], Operation]] = {
     "addPhone": lambda o: AddPhone(
-        o.required("user", _str), o.required("kind", _enum(MethodKind)), o.required("number", _str)
+        o.required("user", read_str), o.required("kind", enum_of(MethodKind)), o.required("number", read_str)
     ),
     "updatePhone": lambda o: UpdatePhone(
-        o.required("user", _str),
-        o.required("kind", _enum(MethodKind)),
-        o.required("number", _str),
-        o.required("previous", _str),
+        o.required("user", read_str),
+        o.required("kind", enum_of(MethodKind)),
+        o.required("number", read_str),
+        o.required("previous", read_str),
     ),
     "deletePhone": lambda o: DeletePhone(
-        o.required("user", _str), o.required("kind", _enum(MethodKind)), o.required("previous", _str)
+        o.required("user", read_str),
+        o.required("kind", enum_of(MethodKind)),
+        o.required("previous", read_str),
     ),
-    "addEmail": lambda o: AddEmail(o.required("user", _str), o.required("address", _str)),
+    "addEmail": lambda o: AddEmail(o.required("user", read_str), o.required("address", read_str)),
     "updateEmail": lambda o: UpdateEmail(
-        o.required("user", _str), o.required("address", _str), o.required("previous", _str)
+        o.required("user", read_str), o.required("address", read_str), o.required("previous", read_str)
     ),
-    "deleteEmail": lambda o: DeleteEmail(o.required("user", _str), o.required("previous", _str)),
+    "deleteEmail": lambda o: DeleteEmail(o.required("user", read_str), o.required("previous", read_str)),
     "setDefaultMethod": lambda o: SetDefaultMethod(
-        o.required("user", _str),
-        o.required("method", _enum(DefaultMethod)),
-        o.required("previous", _nullable(_str)),
+        o.required("user", read_str),
+        o.required("method", enum_of(DefaultMethod)),
+        o.required("previous", nullable(read_str)),
     ),
-    "setSmsSignIn": lambda o: SetSmsSignIn(o.required("user", _str), o.required("enable", _bool)),
+    "setSmsSignIn": lambda o: SetSmsSignIn(o.required("user", read_str), o.required("enable", read_bool)),
 }
 
 
 def _operation_tag(data: object, path: str) -> str:
-    tag = _str(data, path)
+    tag = read_str(data, path)
     if tag not in _OPERATION_READERS:
-        raise _invalid(path, f"unknown operation {tag!r}, expected one of: {', '.join(_OPERATION_READERS)}")
+        raise invalid(path, f"unknown operation {tag!r}, expected one of: {', '.join(_OPERATION_READERS)}")
     return tag
 
 
 def operation_from_json(data: object, path: str = "operation") -> Operation:
     """The operation in parsed JSON *data*, chosen by ``"op"``; raises ``InputError`` naming the bad field."""
-    obj = _Object(data, path)
-    op = _OPERATION_READERS[obj.required("op", _operation_tag)](obj)
-    obj.close()
-    return op
+    obj = JsonObject(data, path)
+    return obj.done(_OPERATION_READERS[obj.required("op", _operation_tag)](obj))
 
 
 def _read_decision(data: object, path: str) -> Decision:
-    obj = _Object(data, path)
-    decision = Decision(
-        subject=obj.required("subject", _enum(Subject)),
-        action=obj.required("action", _enum(Action)),
-        reason=obj.required("reason", _str),
-        previous=obj.optional("previous", _nullable(_str), None),
-        new=obj.optional("new", _nullable(_str), None),
+    obj = JsonObject(data, path)
+    return obj.done(
+        Decision(
+            subject=obj.required("subject", enum_of(Subject)),
+            action=obj.required("action", enum_of(Action)),
+            reason=obj.required("reason", read_str),
+            previous=obj.optional("previous", nullable(read_str), None),
+            new=obj.optional("new", nullable(read_str), None),
+        )
     )
-    obj.close()
-    return decision
 
 
 def _read_plan(data: object, path: str) -> Plan:
-    obj = _Object(data, path)
-    plan = Plan(
-        user=obj.required("user", _str),
-        operations=obj.required("operations", _tuple_of(operation_from_json)),
-        decisions=obj.required("decisions", _tuple_of(_read_decision)),
+    obj = JsonObject(data, path)
+    return obj.done(
+        Plan(
+            user=obj.required("user", read_str),
+            operations=obj.required("operations", tuple_of(operation_from_json)),
+            decisions=obj.required("decisions", tuple_of(_read_decision)),
+        )
     )
-    obj.close()
-    return plan
 
 
 def _read_result(data: object, path: str) -> OperationResult:
-    obj = _Object(data, path)
-    result = OperationResult(
-        operation=obj.required("operation", operation_from_json),
-        ok=obj.required("ok", _bool),
-        request_id=obj.optional("requestId", _nullable(_str), None),
-        error=obj.optional("error", _nullable(_str), None),
+    obj = JsonObject(data, path)
+    return obj.done(
+        OperationResult(
+            operation=obj.required("operation", operation_from_json),
+            ok=obj.required("ok", read_bool),
+            request_id=obj.optional("requestId", nullable(read_str), None),
+            error=obj.optional("error", nullable(read_str), None),
+        )
     )
-    obj.close()
-    return result
 
 
 def outcome_from_json(data: object, path: str = "outcome") -> Outcome:
     """The outcome in parsed JSON *data*; raises ``InputError`` naming the bad field under *path*."""
-    obj = _Object(data, path)
-    outcome = Outcome(
-        row=obj.required("row", row_from_json),
-        kind=obj.required("kind", _enum(OutcomeKind)),
-        plan=obj.optional("plan", _nullable(_read_plan), None),
-        current=obj.optional("current", _nullable(current_from_json), None),
-        results=obj.optional("results", _tuple_of(_read_result), ()),
-        error=obj.optional("error", _nullable(_str), None),
-        sms_sign_in_state=obj.optional("smsSignInState", _nullable(_str), None),
-        request_ids=obj.optional("requestIds", _tuple_of(_str), ()),
+    obj = JsonObject(data, path)
+    return obj.done(
+        Outcome(
+            row=obj.required("row", row_from_json),
+            kind=obj.required("kind", enum_of(OutcomeKind)),
+            plan=obj.optional("plan", nullable(_read_plan), None),
+            current=obj.optional("current", nullable(current_from_json), None),
+            results=obj.optional("results", tuple_of(_read_result), ()),
+            error=obj.optional("error", nullable(read_str), None),
+            sms_sign_in_state=obj.optional("smsSignInState", nullable(read_str), None),
+            request_ids=obj.optional("requestIds", tuple_of(read_str), ()),
+        )
     )
-    obj.close()
-    return outcome

@@ -1,6 +1,6 @@
 """CSV records of a file's lines, the header's column map, and one record into a ``DesiredRow`` (pure).
 
-``csv_stream`` turns bytes into lines before this; ``csv_input`` reads a whole file with these.
+``csv_input.lines`` turns bytes into lines before this; ``csv_input.reader`` reads a whole file with these.
 """
 
 from __future__ import annotations

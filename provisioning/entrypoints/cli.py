@@ -91,7 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("file")
     apply.add_argument("--report-dir", required=True)
     for sub in (plan, apply):
-        sub.add_argument("--concurrency", type=int, help="users in flight at once (default from settings)")
+        sub.add_argument(
+            "--concurrency",
+            type=int,
+            help="chunks of up to 20 users in flight at once (default from settings)",
+        )
     _add_conformance_parser(commands)
     return parser
 
@@ -172,8 +176,11 @@ def _conformance(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from provisioning.graph.stack import build_graph  # imports msal/httpx only when Graph is needed
-    from provisioning.use_cases.service import provision
+    # msal and httpx are imported only when Graph is needed
+    from provisioning.graph.paths import GraphPaths
+    from provisioning.graph.stack import build_graph_stack
+    from provisioning.use_cases.executor import ChunkExecutor
+    from provisioning.use_cases.provision_rows import provision_rows
 
     settings = Settings.from_env(os.environ)
     parsed = _read(
@@ -192,15 +199,16 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"warning: {warning}", file=err)
     dry_run = args.command == "plan"
     started = _now()
-    with build_graph(settings) as graph:
-        outcomes = provision(
+    with build_graph_stack(settings) as stack:
+        executor = ChunkExecutor(stack.batch, GraphPaths(settings.graph_root), settings.graph_root)
+        outcomes = provision_rows(
             list(parsed.rows),
-            graph,
+            executor,
             dry_run=dry_run,
             concurrency=args.concurrency or settings.concurrency,
             progress=_progress_bar(err, len(parsed.rows)),
         )
-        requests = graph.requests_sent
+        requests = stack.batch.requests_sent
     result = RunResult(parsed, outcomes, started, _now(), requests)
     if args.report_dir:
         _write_reports(Path(args.report_dir), result, dry_run=dry_run)

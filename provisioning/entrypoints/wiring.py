@@ -106,7 +106,7 @@ class Services:
         """The endpoint's dependencies, built once; ``PROVISIONING_CONCURRENCY`` is held to 1..64."""
         if self._deps is None:
             self._deps = ApiDeps(
-                graph=self.graph,
+                executor=self.chunk_executor,
                 jobs=Pipeline(self.jobs, self.finisher),
                 default_region=self.limits().default_region,
                 concurrency=Settings.concurrency_of(self.env),

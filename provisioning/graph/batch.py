@@ -170,14 +170,26 @@ class BatchSender:
             self._requests_sent += len(items)
             self._http_calls += 1
         url = f"{self._root}/{api}/$batch"
+        client_request_id = _new_id()
         try:
             response = self._http.post(
-                url, json={"requests": [_payload(r) for r in items]}, headers={"client-request-id": _new_id()}
+                url,
+                json={"requests": [_payload(r) for r in items]},
+                headers={"client-request-id": client_request_id},
             )
         except httpx.TransportError as exc:
             logger.info("$batch of %d: no answer from Graph (%s)", len(items), type(exc).__name__)
             lost = BatchResponse("", 0, {}, None, None)
             return _envelope_failed(items, lost, processed=not isinstance(exc, _NEVER_SENT), retry_after=None)
+        logger.debug(
+            "%s $batch of %d (%d writes): %d (request-id %s, client-request-id %s)",
+            api,
+            len(items),
+            sum(r.is_write for r in items),
+            response.status_code,
+            response.headers.get("request-id"),
+            client_request_id,
+        )
         self._pacer.observe(limit_percentage(response.headers))
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if response.status_code == 429:

@@ -6,7 +6,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from provisioning.errors import DeltaExpiredError, GraphError, PermanentGraphError
-from provisioning.graph.client import GraphClient, collection_items
+from provisioning.graph.client import GraphClient
+from provisioning.graph.methods import collection_items
 
 USER_READ = "User.Read.All"
 GROUP_READ = "GroupMember.Read.All"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import httpx
 
 from provisioning.core.masking import mask_text, mask_user
+from provisioning.core.models import AddEmail, AddPhone, DeleteEmail, DeletePhone, Operation, SetSmsSignIn
 from provisioning.errors import (
     AuthenticationError,
     GraphError,
@@ -121,3 +122,23 @@ def transport_error(call: Call, exc: httpx.TransportError, client_request_id: st
     error_type = TransientGraphError if call.idempotent or never_sent else UncertainWriteError
     msg = f"{call.what} for {mask_user(call.user)}: no answer from Graph ({type(exc).__name__})"
     return error_type(msg, client_request_id=client_request_id)
+
+
+def may_have_applied(op: Operation, status: int) -> bool:
+    """Whether a failed write may have taken effect all the same, so the user is re-read first.
+
+    A POST whose answer was lost may have been applied (graph-api.md section 7). A DELETE answered
+    404, or an add answered 400/409 ("already exists"), may meet the effect of an earlier try whose
+    answer was lost (the sender re-sends a DELETE after a 500/502/504) or of another delivery of the
+    same chunk running at the same time; the re-read tells.
+    """
+    if isinstance(op, AddPhone | AddEmail | SetSmsSignIn) and unanswered(status):
+        return True
+    if isinstance(op, DeletePhone | DeleteEmail):
+        return status == 404
+    return isinstance(op, AddPhone | AddEmail) and status in (400, 409)
+
+
+def unanswered(status: int) -> bool:
+    """No answer, or one that does not say whether the request ran (timeout, drop, 500/502/504)."""
+    return status in (0, 500, 502, 504)

@@ -21,26 +21,27 @@ from typing import Protocol
 
 from provisioning.core.masking import mask_user
 from provisioning.core.models import (
-    AddEmail,
-    AddPhone,
     CurrentMethods,
-    DeleteEmail,
-    DeletePhone,
     DesiredRow,
     MethodKind,
     Operation,
     OperationResult,
     Outcome,
     OutcomeKind,
-    SetSmsSignIn,
-    method_key,
 )
-from provisioning.core.outcomes import describe_error, finish_outcome, not_read, planned_outcome, sms_applied
+from provisioning.core.outcomes import (
+    applied,
+    describe_error,
+    finish_outcome,
+    not_read,
+    planned_outcome,
+    sms_applied,
+)
 from provisioning.core.planner import needs_default_method, plan
 from provisioning.core.ports import Journal
 from provisioning.graph.batch import BatchRequest, BatchResponse
-from provisioning.graph.client import collection_items, methods_from_items, operation_call
-from provisioning.graph.failures import READ_PERMISSION, Call, error_for_status
+from provisioning.graph.failures import READ_PERMISSION, Call, error_for_status, may_have_applied, unanswered
+from provisioning.graph.methods import collection_items, methods_from_items, operation_call
 from provisioning.graph.paths import GraphPaths
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ class ChunkExecutor:
                 if _ok(answer):
                     p.results.append(OperationResult(op, ok=True, request_id=answer.request_id))
                     continue
-                if _uncertain(op, answer):
+                if may_have_applied(op, answer.status):
                     lost.append((p, op, answer))
                 elif answer.status != 424:
                     p.results.append(
@@ -236,12 +237,12 @@ class ChunkExecutor:
         for p, op, first in lost:
             answer = answers[f"r{p.row.line}"]
             now = methods_from_items(p.row.user, collection_items(answer.body)) if _ok(answer) else None
-            if now is not None and _applied(op, now):
+            if now is not None and applied(op, now):
                 p.results.append(OperationResult(op, ok=True, request_id=first.request_id))
-            elif now is not None and _unanswered(first) and p.retries < MAX_POST_RETRIES:
+            elif now is not None and unanswered(first.status) and p.retries < MAX_POST_RETRIES:
                 p.retries += 1  # the next round sends it again
             else:
-                error = UNANSWERED if _unanswered(first) else self._error(op, first)
+                error = UNANSWERED if unanswered(first.status) else self._error(op, first)
                 p.results.append(OperationResult(op, ok=False, request_id=first.request_id, error=error))
                 p.stopped = True
 
@@ -293,42 +294,3 @@ class ChunkExecutor:
 
 def _ok(answer: BatchResponse) -> bool:
     return 200 <= answer.status < 300
-
-
-def _uncertain(op: Operation, answer: BatchResponse) -> bool:
-    """Whether a failed write may have taken effect all the same, so the user is re-read first.
-
-    A POST whose answer was lost may have been applied (graph-api.md section 7). A DELETE answered
-    404, or an add answered 400/409 ("already exists"), may meet the effect of an earlier try whose
-    answer was lost (the sender re-sends a DELETE after a 500/502/504) or of another delivery of the
-    same chunk running at the same time; the re-read tells.
-    """
-    if isinstance(op, AddPhone | AddEmail | SetSmsSignIn) and _unanswered(answer):
-        return True
-    if isinstance(op, DeletePhone | DeleteEmail):
-        return answer.status == 404
-    return isinstance(op, AddPhone | AddEmail) and answer.status in (400, 409)
-
-
-def _unanswered(answer: BatchResponse) -> bool:
-    """No answer, or one that does not say whether the request ran (timeout, drop, 500/502/504)."""
-    return answer.status in (0, 500, 502, 504)
-
-
-def _applied(op: Operation, now: CurrentMethods) -> bool:
-    match op:
-        case AddPhone(kind=kind, number=number):
-            have = now.phones.get(kind)
-            return have is not None and method_key(kind, have) == method_key(kind, number)
-        case AddEmail(address=address):
-            return now.email is not None and method_key(MethodKind.EMAIL, now.email) == method_key(
-                MethodKind.EMAIL, address
-            )
-        case SetSmsSignIn(enable=enable):
-            return (now.sms_sign_in_state == "ready") == enable
-        case DeletePhone(kind=kind):
-            return kind not in now.phones
-        case DeleteEmail():
-            return now.email is None
-        case _:
-            return False

@@ -174,12 +174,19 @@ def fan_out_blob(client: BlobClientLike, services: Services) -> str:
 
 def process_chunk_message(text: str, services: Services) -> None:
     """Work one queue message; a malformed one is logged and dropped (it can never succeed)."""
-    try:
-        message = decode_message(text)
-    except InputError as exc:
-        log.warning("dropping a malformed work message: %s", mask_text(str(exc)))
+    message = _decoded(text, "work")
+    if message is None:
         return
     process_chunk(message, services.chunk_executor(), services.jobs, services.finisher)
+
+
+def _decoded(text: str, queue: str) -> ChunkMessage | None:
+    """The message in *text*, or None (logged) when it is malformed: it can never succeed."""
+    try:
+        return decode_message(text)
+    except InputError as exc:
+        log.warning("dropping a malformed %s message: %s", queue, mask_text(str(exc)))
+        return None
 
 
 def process_chunk(
@@ -214,10 +221,8 @@ class ChunkJournal:
 
 def record_poisoned_chunk(text: str, services: Services) -> None:
     """A chunk that failed every delivery: each of its rows becomes `failed`, so the job completes."""
-    try:
-        message = decode_message(text)
-    except InputError as exc:
-        log.warning("dropping a malformed poison message: %s", mask_text(str(exc)))
+    message = _decoded(text, "poison")
+    if message is None:
         return
     if services.jobs.chunk_outcomes_exist(message.job_id, message.chunk):
         services.finisher.complete_chunk(message.job_id, message.chunk, ())

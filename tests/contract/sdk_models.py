@@ -126,7 +126,8 @@ ROUTES: tuple[Route, ...] = (
 BATCH = "/$batch"
 _BATCH_REQUEST_KEYS = frozenset({"id", "method", "url", "headers", "body", "dependsOn", "atomicityGroup"})
 _BATCH_RESPONSE_KEYS = frozenset({"id", "status", "headers", "body", "atomicityGroup"})
-_USER_KEY = re.compile(r"^users\('(?:[^']|'')*'\)$")  # the key form users('$x@y') (graph_paths.py)
+# the key form users('$x@y') (provisioning/graph/paths.py)
+_USER_KEY = re.compile(r"^users\('(?:[^']|'')*'\)$")
 
 
 def request_problems(version: str, method: str, path: str, body: object) -> list[str]:

@@ -22,7 +22,9 @@ from provisioning.core.models import (
 )
 from provisioning.core.undo import render_undo_csv, undo_columns
 from provisioning.csv_input.reader import parse_csv
-from provisioning.use_cases.service import provision
+from provisioning.graph.paths import GraphPaths
+from provisioning.use_cases.executor import ChunkExecutor
+from provisioning.use_cases.provision_rows import provision_rows
 from tests.builders import ALT, MOBILE, OFFICE, USER, A, B, C, current, desired, failed, ok, outcome
 from tests.fakes import FakeGraph, FakeUser
 
@@ -291,11 +293,12 @@ def test_applying_undo_csv_restores_the_methods(user, csv_text):
     graph = FakeGraph({USER: user})
     before = _state(user)
     parsed = parse_csv(csv_text.encode(), source="in.csv")
-    outcomes = provision(list(parsed.rows), graph, dry_run=False)
+    executor = ChunkExecutor(graph, GraphPaths("https://graph.test"), "https://graph.test")
+    outcomes = provision_rows(list(parsed.rows), executor, dry_run=False)
     assert _state(user) != before
 
     undo = parse_csv(render_undo_csv(outcomes, managed=parsed.managed).encode(), source="undo.csv")
-    undone = provision(list(undo.rows), graph, dry_run=False)
+    undone = provision_rows(list(undo.rows), executor, dry_run=False)
 
     assert [o.kind for o in undone] == [OutcomeKind.CHANGED]
     assert _state(user) == before

@@ -20,9 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from provisioning.entrypoints.http.access import ApiAccessSettings, build_access
 from provisioning.entrypoints.http.handlers import ApiDeps, job_status, provision
+from provisioning.graph.paths import GraphPaths
 from provisioning.graph.stack import GraphStack, build_graph_stack
 from provisioning.settings import Settings
-from tests.entrypoints.http.test_handlers import FakeJobs, documented, job
+from provisioning.use_cases.executor import ChunkExecutor
+from tests.fakes import FakeJobs, job
+from tests.openapi_checks import documented
 from tests.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
@@ -72,12 +75,13 @@ def api(demo_sandbox: Sandbox, sandbox_env: dict[str, str]) -> Iterator[Api]:
     access = build_access(ApiAccessSettings.from_env(env))
     stack: list[GraphStack] = []
 
-    def graph():  # built on first use, as in the Function App
+    def executor() -> ChunkExecutor:  # the stack is built on first use, as in the Function App
+        settings = Settings.from_env(env)
         if not stack:
-            stack.append(build_graph_stack(Settings.from_env(env)))
-        return stack[0].graph
+            stack.append(build_graph_stack(settings))
+        return ChunkExecutor(stack[0].batch, GraphPaths(settings.graph_root), settings.graph_root)
 
-    deps = ApiDeps(graph=graph, jobs=FakeJobs({"job-7": job()}), default_region="NL", access=access)
+    deps = ApiDeps(executor=executor, jobs=FakeJobs({"job-7": job()}), default_region="NL", access=access)
     yield Api(sb, submitter, outsider, deps)
     access.close()
     for built in stack:

@@ -12,8 +12,8 @@ from provisioning.graph.paths import GraphPaths
 from provisioning.graph.stack import GraphStack, build_graph_stack
 from provisioning.settings import Settings
 from provisioning.use_cases.executor import ChunkExecutor
+from tests.cli_runs import methods
 from tests.conftest import SAMPLES
-from tests.e2e.test_cli import methods
 from tests.fakes import SandboxTokens
 from tests.sandbox import Sandbox
 
@@ -37,7 +37,7 @@ def sample_rows() -> list[DesiredRow]:
 
 
 def test_a_batched_chunk_ends_where_the_one_by_one_path_ends(stack, demo_sandbox, sandbox_state_dir):
-    """Every user of the sample ends with exactly the methods the single-request CLI path gives."""
+    """Every user of the sample ends with exactly the methods the CLI's run of the file gives."""
     rows = sample_rows()
     chunk = executor(stack, demo_sandbox)
 
@@ -47,11 +47,12 @@ def test_a_batched_chunk_ends_where_the_one_by_one_path_ends(stack, demo_sandbox
         assert {o.kind for o in outcomes} <= {OutcomeKind.CHANGED, OutcomeKind.UNCHANGED}
 
     with Sandbox.start(seed=SAMPLES / "demo-tenant.json", state_dir=sandbox_state_dir) as twin:
-        from provisioning.graph.stack import build_graph
-        from provisioning.use_cases.service import provision
+        from provisioning.use_cases.provision_rows import provision_rows
 
-        with build_graph(Settings.from_env(twin.env), tokens=SandboxTokens(twin)) as graph:
-            provision(rows, graph, dry_run=False)
+        settings = Settings.from_env(twin.env)
+        with build_graph_stack(settings, tokens=SandboxTokens(twin)) as other:
+            cli = ChunkExecutor(other.batch, GraphPaths(settings.graph_root), settings.graph_root)
+            provision_rows(rows, cli, dry_run=False, concurrency=4)
         assert methods(demo_sandbox) == methods(twin)
 
 

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from provisioning.entrypoints.cli import main
+from tests.cli_runs import methods, run
 from tests.conftest import SAMPLES, SEED_CSV
 from tests.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
 
 PHONE_KINDS = ("mobile", "alternateMobile", "office")
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def methods(sb: Sandbox) -> dict[str, dict[str, Any]]:
-    """Every user's methods, keyed by lowercased UPN."""
-    keep = ("phoneMethods", "email", "defaultMethod")
-    return {u["userPrincipalName"].lower(): {k: u.get(k) for k in keep} for u in sb.users()}
 
 
 def report_rows(directory: Path) -> list[dict[str, str]]:

@@ -109,13 +109,14 @@ def test_every_process_logged_at_debug(demo):
     debug_pids = set(re.findall(r"^\S+ \S+ (\d+) DEBUG ", runner, re.MULTILINE))
 
     assert len(debug_pids) >= 3  # the runner host and its two worker processes
-    assert re.search(r"^DEBUG provisioning\.graph\.client: ", cli, re.MULTILINE)
+    assert re.search(r"^DEBUG provisioning\.graph\.batch: v1\.0 \$batch of \d+ ", cli, re.MULTILINE)
 
 
 def test_lines_that_named_users_were_logged_masked(demo):
-    """The leak-prone lines were there, masked: httpx's request URLs and the app's own per-user lines."""
+    """The leak-prone lines were there, masked: the app's own per-user lines (httpx's request URLs name
+    no user: every user's request rides inside a $batch envelope)."""
     out, console = demo
     text = "\n".join(text for _, text in app_logs(out, console))
 
-    assert re.search(r"httpx: HTTP Request: GET \S+/users/j\*\*\*@contoso\.test/authentication/", text)
-    assert re.search(r"provisioning\.use_cases\.service: line \d+ \w\*\*\*@contoso\.test: changed", text)
+    assert re.search(r"httpx: HTTP Request: POST \S+/v1\.0/\$batch ", text)
+    assert re.search(r"provisioning\.use_cases\.executor: line \d+ \w\*\*\*@contoso\.test: changed", text)

@@ -19,7 +19,7 @@ from provisioning.graph.batch import BatchRequest, BatchResponse, BatchSender
 from provisioning.graph.pacer import Pacer
 from provisioning.graph.stack import build_graph_stack
 from provisioning.settings import Settings
-from tests.graph.test_pacer import FakeClock
+from tests.fakes import FakeClock
 
 ROOT = "https://graph.test"
 Reply = tuple[int, dict[str, str], object]

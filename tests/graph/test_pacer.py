@@ -3,32 +3,13 @@ and the httpx hooks that pace one-request-at-a-time calls."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import httpx
 import pytest
 
 from provisioning.errors import ConfigurationError
 from provisioning.graph.pacer import QUIET_S, Pacer, SingleRequestPacing, limit_percentage
 from provisioning.settings import Settings
-
-
-@dataclass
-class FakeClock:
-    """A monotonic clock that only moves when someone sleeps; records each sleep."""
-
-    now: float = 100.0
-    slept: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 def _pacer(clock: FakeClock, *, write_rate: float | None = 20.0, request_rate: float | None = None) -> Pacer:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
+from provisioning.core.job_records import job_id_for_blob
 from provisioning.entrypoints.local.host import QueueOptions
 from provisioning.entrypoints.local.runner import LocalRunner
 from provisioning.entrypoints.wiring import reset_services
@@ -40,6 +41,11 @@ class Pipeline:
 
     def upload(self, name: str, data: bytes) -> None:
         self.blobs.get_blob_client(self.input, name).upload_blob(data, overwrite=True)
+
+    def job_of(self, name: str) -> str:
+        """The id of the job started for the current version of input blob *name*."""
+        props = self.blobs.get_blob_client(self.input, name).get_blob_properties()
+        return job_id_for_blob(self.input, name, props.etag)
 
     def report(self, job_id: str, name: str) -> str:
         return self.blobs.get_blob_client(self.reports, f"{job_id}/{name}").download_blob().readall().decode()

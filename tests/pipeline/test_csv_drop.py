@@ -10,14 +10,13 @@ import os
 import pytest
 
 from function_app import app
-from provisioning.core.job_records import decode_message, job_id_for_blob
+from provisioning.core.job_records import decode_message
 from provisioning.entrypoints.local.host import index
 from provisioning.entrypoints.wiring import services
 from provisioning.storage.jobs import JobStore
 from provisioning.use_cases.pipeline import fan_out_blob, process_chunk
+from tests.cli_runs import methods, run
 from tests.conftest import SAMPLES
-from tests.e2e.test_cli import methods, run
-from tests.pipeline.conftest import Pipeline
 from tests.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
@@ -33,11 +32,6 @@ VOLATILE = {"request_ids"}
 
 def rows_of(text: str) -> list[dict[str, str]]:
     return [{k: v for k, v in r.items() if k not in VOLATILE} for r in csv.DictReader(io.StringIO(text))]
-
-
-def job_of(pipeline: Pipeline, name: str) -> str:
-    props = pipeline.blobs.get_blob_client(pipeline.input, name).get_blob_properties()
-    return job_id_for_blob(pipeline.input, name, props.etag)
 
 
 def test_the_function_app_indexes_every_trigger():
@@ -69,7 +63,7 @@ def test_upload_gives_the_same_outcomes_as_the_cli(pipeline, sandbox_state_dir, 
 
     pipeline.run()
 
-    job = job_of(pipeline, "users.csv")
+    job = pipeline.job_of("users.csv")
     assert rows_of(pipeline.report(job, "report.csv")) == rows_of((tmp_path / "report.csv").read_text())
     assert methods(pipeline.sandbox) == cli_after
     summary = json.loads(pipeline.report(job, "summary.json"))
@@ -95,7 +89,7 @@ def test_a_rejected_file_yields_a_report_that_says_why(pipeline):
 
     pipeline.run()
 
-    summary = json.loads(pipeline.report(job_of(pipeline, "bad.csv"), "summary.json"))
+    summary = json.loads(pipeline.report(pipeline.job_of("bad.csv"), "summary.json"))
     assert "no UPN column" in json.dumps(summary)
     assert pipeline.sandbox.stats()["requests"] == 0
 
@@ -112,7 +106,7 @@ def test_invalid_rows_are_reported_in_line_order_with_the_valid_ones(pipeline):
 
     pipeline.run()
 
-    report = list(csv.DictReader(io.StringIO(pipeline.report(job_of(pipeline, "mixed.csv"), "report.csv"))))
+    report = list(csv.DictReader(io.StringIO(pipeline.report(pipeline.job_of("mixed.csv"), "report.csv"))))
     assert [(r["line"], r["outcome"]) for r in report] == [
         ("2", "changed"),
         ("3", "invalid"),
@@ -133,7 +127,7 @@ def test_a_chunk_delivered_twice_keeps_one_outcome_per_row(pipeline):
 
     process_chunk(decoded, services().chunk_executor(), jobs, services().finisher)
 
-    report = list(csv.DictReader(io.StringIO(pipeline.report(job_of(pipeline, "twice.csv"), "report.csv"))))
+    report = list(csv.DictReader(io.StringIO(pipeline.report(pipeline.job_of("twice.csv"), "report.csv"))))
     assert [r["outcome"] for r in report] == ["changed", "changed"]
     assert methods(pipeline.sandbox) == after_first
 
@@ -159,7 +153,7 @@ def test_a_worker_killed_after_its_graph_writes_is_finished_by_the_redelivery(pi
 
     pipeline.run()
 
-    job = job_of(pipeline, "users.csv")
+    job = pipeline.job_of("users.csv")
     report = {r["upn"]: r for r in csv.DictReader(io.StringIO(pipeline.report(job, "report.csv")))}
     assert CrashAfterWrites.crashed
     assert report["adele.vance@contoso.test"]["outcome"] == "changed"

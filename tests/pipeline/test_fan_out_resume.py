@@ -10,7 +10,6 @@ from provisioning.entrypoints.wiring import services
 from provisioning.storage.jobs import JobStore
 from tests.conftest import SAMPLES
 from tests.pipeline.conftest import Pipeline
-from tests.pipeline.test_csv_drop import job_of
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +40,7 @@ def test_the_redelivered_blob_event_finishes_a_fan_out_that_died_between_the_two
 
     pipeline.run()  # the blob event again
 
-    status = services().jobs.status(job_of(pipeline, "users.csv"))
+    status = services().jobs.status(pipeline.job_of("users.csv"))
     assert DiesBetweenCounts.died
     assert status is not None
     assert status.state.value == "completed"

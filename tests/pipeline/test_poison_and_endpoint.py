@@ -11,7 +11,6 @@ import pytest
 
 from provisioning.entrypoints.wiring import services
 from tests.pipeline.conftest import Pipeline
-from tests.pipeline.test_csv_drop import job_of
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +29,7 @@ def test_a_chunk_that_always_fails_ends_in_poison_and_its_rows_fail(pipeline: Pi
 
     pipeline.run()
 
-    report = list(csv.DictReader(io.StringIO(pipeline.report(job_of(pipeline, "users.csv"), "report.csv"))))
+    report = list(csv.DictReader(io.StringIO(pipeline.report(pipeline.job_of("users.csv"), "report.csv"))))
     assert [(r["upn"], r["outcome"]) for r in report] == [("adele.vance@contoso.test", "failed")]
     assert "poison" in report[0]["reason"]
     assert pipeline.sandbox.user("adele.vance@contoso.test")["phoneMethods"] == {}

@@ -18,7 +18,7 @@ import azure.functions as func
 
 from provisioning.core.models import JobStatus, Outcome
 from provisioning.core.phones import check_region
-from provisioning.core.ports import GraphPort, JobPort
+from provisioning.core.ports import JobPort
 from provisioning.core.reports import row_reason, summarise
 from provisioning.core.writes import subject_statuses
 from provisioning.entrypoints.http.access import ApiAccess
@@ -32,7 +32,8 @@ from provisioning.errors import (
     PayloadError,
     PhoneError,
 )
-from provisioning.use_cases import service
+from provisioning.use_cases.executor import ChunkExecutor
+from provisioning.use_cases.provision_rows import provision_rows
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,13 @@ class ApiLimits:
 class ApiDeps:
     """What the handlers need; built once per process by the shell.
 
-    *graph* is called on each synchronous request and should cache what it builds (the Graph client
-    is made on the first one, so a cold start that only queues jobs never authenticates).
+    *executor* is called on each synchronous request and should cache what it builds (the Graph
+    stack is made on the first one, so a cold start that only queues jobs never authenticates); the
+    request's rows go through it as one chunk, as a queue worker's do.
     *default_region* must be a known ISO 3166 code or None: ``ConfigurationError`` otherwise.
     """
 
-    graph: Callable[[], GraphPort]
+    executor: Callable[[], ChunkExecutor]
     jobs: JobPort
     default_region: str | None = None
     concurrency: int = 4
@@ -154,8 +156,8 @@ def _provision(req: func.HttpRequest, deps: ApiDeps) -> func.HttpResponse:
     request = parse_body(body, default_region=deps.default_region, max_users=deps.limits.max_users)
     if len(request.rows) > deps.limits.sync_max:
         return _submitted(request, deps)
-    outcomes = service.provision(
-        request.rows, deps.graph(), dry_run=request.dry_run, concurrency=deps.concurrency
+    outcomes = provision_rows(
+        request.rows, deps.executor(), dry_run=request.dry_run, concurrency=deps.concurrency
     )
     return json_response(200, render_results(outcomes, dry_run=request.dry_run))
 

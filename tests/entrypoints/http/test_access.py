@@ -11,7 +11,7 @@ from provisioning.entrypoints.http.access import ApiAccess, ApiAccessSettings, b
 from provisioning.entrypoints.http.bearer import BearerValidator
 from provisioning.entrypoints.http.rate_limit import RateLimit, RateLimiter
 from provisioning.errors import AccessDenied, ConfigurationError, ErrorCode, KeysUnavailable
-from tests.entrypoints.http.test_bearer import APP, KEY, NOW, POLICY, TENANT, Keys, public_jwk, token
+from tests.tokens import APP, KEY, NOW, POLICY, TENANT, Keys, public_jwk, token
 
 # --- settings -------------------------------------------------------------------------------------
 

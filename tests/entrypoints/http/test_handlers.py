@@ -1,10 +1,9 @@
-"""The HTTP handlers over FakeGraph and a fake JobPort; every answer is checked against the OpenAPI document."""
+"""The HTTP handlers over the chunk executor on a fake $batch Graph and a fake JobPort; every answer is checked against the OpenAPI document."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 import azure.functions as func
@@ -14,8 +13,6 @@ from provisioning.core.models import (
     AddPhone,
     DeletePhone,
     DesiredRow,
-    JobState,
-    JobStatus,
     MethodKind,
     OutcomeKind,
 )
@@ -29,33 +26,20 @@ from provisioning.entrypoints.http.handlers import (
     openapi_document,
     provision,
 )
-from provisioning.entrypoints.http.openapi import build_document
 from provisioning.entrypoints.http.rate_limit import RateLimit, RateLimiter
 from provisioning.errors import AuthenticationError, ConfigurationError
-from tests.entrypoints.http.test_bearer import KEY, NOW, POLICY, Keys, public_jwk, token
-from tests.entrypoints.http.test_openapi import pointer, response_schema_at, schema_errors
-from tests.fakes import FakeGraph, FakeUser
+from provisioning.graph.paths import GraphPaths
+from provisioning.use_cases.executor import ChunkExecutor
+from tests.fakes import FakeGraph, FakeJobs, FakeUser, job
+from tests.openapi_checks import DOCUMENT, documented
+from tests.tokens import KEY, NOW, POLICY, Keys, public_jwk, token
+
+ROOT = "https://graph.test"
 
 MOBILE, OFFICE = MethodKind.MOBILE, MethodKind.OFFICE
 ANN, BOB = "ann@contoso.test", "bob@contoso.test"
 A, B = "+31 612345678", "+31 687654321"
 JSON_HEADERS = {"Content-Type": "application/json"}
-DOCUMENT: dict[str, Any] = build_document()
-
-
-class FakeJobs:
-    """A JobPort that records submissions and answers status from a dict."""
-
-    def __init__(self, statuses: dict[str, JobStatus] | None = None) -> None:
-        self.submitted: list[tuple[tuple[DesiredRow, ...], bool, str]] = []
-        self.statuses = statuses or {}
-
-    def submit(self, rows: Sequence[DesiredRow], *, dry_run: bool, source: str) -> str:
-        self.submitted.append((tuple(rows), dry_run, source))
-        return f"job-{len(self.submitted)}"
-
-    def status(self, job_id: str) -> JobStatus | None:
-        return self.statuses.get(job_id)
 
 
 def no_graph():
@@ -63,8 +47,11 @@ def no_graph():
 
 
 def deps(graph=None, jobs=None, **kwargs) -> ApiDeps:
-    factory = no_graph if graph is None else lambda: graph
-    return ApiDeps(graph=factory, jobs=jobs or FakeJobs(), default_region="NL", concurrency=1, **kwargs)
+    def factory() -> ChunkExecutor:
+        return ChunkExecutor(graph, GraphPaths(ROOT), ROOT)
+
+    executor = no_graph if graph is None else factory
+    return ApiDeps(executor=executor, jobs=jobs or FakeJobs(), default_region="NL", concurrency=1, **kwargs)
 
 
 def post(document: object = None, *, body: bytes | None = None, headers=None) -> func.HttpRequest:
@@ -77,25 +64,8 @@ def post(document: object = None, *, body: bytes | None = None, headers=None) ->
     )
 
 
-def documented(response: func.HttpResponse, path: str, method: str) -> Any:
-    """The parsed body, after checking it against the document's schema for this operation and status."""
-    body = json.loads(response.get_body())
-    if response.status_code == 405:  # no operation describes another method; the body is still an Error
-        at = pointer("components", "schemas", "Error")
-    else:
-        at = response_schema_at(DOCUMENT, path, method, response.status_code)
-
-    assert schema_errors(DOCUMENT, at, body) == []
-    assert response.mimetype == "application/json"
-    return body
-
-
 def provision_answer(response: func.HttpResponse) -> Any:
     return documented(response, "/api/provision", "post")
-
-
-def job(job_id: str = "job-7", **kwargs) -> JobStatus:
-    return JobStatus(job_id, "http", "http", JobState.RUNNING, 30, 2, 1, "2025-01-01T12:00:00Z", **kwargs)
 
 
 # --- POST /api/provision: errors ------------------------------------------------------------------
@@ -333,7 +303,7 @@ def test_credential_and_settings_failures_are_503_for_the_admin(error):
     def broken():
         raise error
 
-    api = ApiDeps(graph=broken, jobs=FakeJobs())
+    api = ApiDeps(executor=broken, jobs=FakeJobs())
 
     response = provision(post({"upn": ANN}), api)
 
@@ -348,7 +318,7 @@ def test_an_authentication_failure_during_the_run_is_503():
     """A token failure mid-run (it would fail every user) is 503 too."""
 
     class ExpiredGraph(FakeGraph):
-        def read_methods(self, user):
+        def send(self, requests):
             raise AuthenticationError("token request failed", status=401)
 
     response = provision(post({"upn": ANN}), deps(ExpiredGraph({})))
@@ -361,7 +331,7 @@ def test_a_bug_is_500_with_a_logged_correlation_id(caplog):
     """An unexpected exception is 500 with a correlation id that the log also carries."""
 
     class BuggyGraph(FakeGraph):
-        def read_methods(self, user):
+        def send(self, requests):
             raise KeyError("oops")
 
     with caplog.at_level(logging.ERROR, logger="provisioning.entrypoints.http.handlers"):
@@ -378,7 +348,7 @@ def test_a_bug_is_500_with_a_logged_correlation_id(caplog):
 def test_an_unknown_default_region_is_a_configuration_error():
     """ApiDeps refuses a default region phonenumbers does not know."""
     with pytest.raises(ConfigurationError, match="PROVISIONING_DEFAULT_REGION"):
-        ApiDeps(graph=no_graph, jobs=FakeJobs(), default_region="XX")
+        ApiDeps(executor=no_graph, jobs=FakeJobs(), default_region="XX")
 
 
 # --- GET /api/jobs/{id} ----------------------------------------------------------------------------

@@ -8,43 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
-from referencing import Registry
-from referencing.jsonschema import DRAFT4
 
 from provisioning.entrypoints.http.input import USER_FIELDS
 from provisioning.entrypoints.http.openapi import build_document
 from provisioning.errors import ErrorCode
-
-DOC_URI = "urn:provisioning-openapi"
+from tests.openapi_checks import pointer, schema_errors
 
 
 def spec() -> dict[str, Any]:
     """The document, typed for indexing in tests."""
     return build_document()
-
-
-def pointer(*parts: str) -> str:
-    """A JSON pointer to *parts* (``/`` and ``~`` escaped)."""
-    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
-
-
-def schema_errors(document: dict[str, Any], at: str, instance: object) -> list[str]:
-    """Where *instance* breaks the schema at JSON pointer *at* of *document* (``$ref``s resolved)."""
-    registry = Registry().with_resource(DOC_URI, DRAFT4.create_resource(document))
-    validator = OAS30Validator({"$ref": f"{DOC_URI}#{at}"}, registry=registry)
-    return [
-        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
-        for error in validator.iter_errors(instance)
-    ]
-
-
-def response_schema_at(document: dict[str, Any], path: str, method: str, status: int) -> str:
-    """The pointer to the JSON schema of one documented answer; KeyError when it is not documented."""
-    response = document["paths"][path][method]["responses"][str(status)]
-    assert "application/json" in response["content"]
-    return pointer("paths", path, method, "responses", str(status), "content", "application/json", "schema")
 
 
 def examples(document: dict[str, Any]):

@@ -1,6 +1,8 @@
-"""The executor over a fake Graph: outcomes, ordering, failures as values, dry runs."""
+"""Rows through the chunk executor over a fake $batch Graph: outcomes, ordering, failures as values, dry runs."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import pytest
 
@@ -16,8 +18,12 @@ from provisioning.core.models import (
     SmsSignIn,
 )
 from provisioning.errors import AuthenticationError
-from provisioning.use_cases.service import apply_row, provision
+from provisioning.graph.paths import GraphPaths
+from provisioning.use_cases.executor import ChunkExecutor
+from provisioning.use_cases.provision_rows import provision_rows
 from tests.fakes import FakeGraph, FakeUser
+
+ROOT = "https://graph.test"
 
 MOBILE, ALT, OFFICE, EMAIL = (
     MethodKind.MOBILE,
@@ -26,6 +32,31 @@ MOBILE, ALT, OFFICE, EMAIL = (
     MethodKind.EMAIL,
 )
 A, B, C = "+31 612345678", "+31 687654321", "+31 201234567"
+
+
+def executor(graph: FakeGraph) -> ChunkExecutor:
+    return ChunkExecutor(graph, GraphPaths(ROOT), ROOT)
+
+
+def provision(rows, graph: FakeGraph, **kwargs):
+    return provision_rows(rows, executor(graph), **kwargs)
+
+
+class Journal:
+    """A journal that already holds an earlier attempt's read."""
+
+    def __init__(self, before: Mapping[int, CurrentMethods]) -> None:
+        self.before = before
+
+    def keep(self, current: Mapping[int, CurrentMethods]) -> Mapping[int, CurrentMethods]:
+        return self.before
+
+
+def apply_row(desired: DesiredRow, graph: FakeGraph, *, before: CurrentMethods):
+    chunk = executor(graph)
+    return chunk.apply(
+        [desired], chunk.read([desired]), dry_run=False, journal=Journal({desired.line: before})
+    )[0]
 
 
 def row(user: str, values=None, line: int = 2, **kwargs) -> DesiredRow:
@@ -147,28 +178,30 @@ def test_authentication_failure_stops_the_run():
     """A token failure would fail every row, so it escapes instead of becoming outcomes."""
 
     class NoToken(FakeGraph):
-        def read_methods(self, user):
+        def send(self, requests):
             raise AuthenticationError("no token", status=401)
 
     with pytest.raises(AuthenticationError):
         provision([row("ann", {MOBILE: A})], NoToken({}), dry_run=False)
 
 
-def test_concurrent_runs_keep_input_order_and_report_progress():
-    """With several workers, outcomes stay in input order and progress reaches the total."""
-    users = {f"u{i}": FakeUser() for i in range(20)}
+def test_concurrent_chunks_keep_input_order_and_report_progress():
+    """Rows go in chunks of 20 (four here, up to four at once); outcomes stay in input order."""
+    graph = FakeGraph({f"u{i}": FakeUser() for i in range(70)})
     seen: list[int] = []
 
     outcomes = provision(
-        [row(f"u{i}", {MOBILE: A}, line=i + 2) for i in range(20)],
-        FakeGraph(users),
+        [row(f"u{i}", {MOBILE: A}, line=i + 2) for i in range(70)],
+        graph,
         dry_run=False,
         concurrency=4,
         progress=lambda done, total: seen.append(done),
     )
 
-    assert [o.row.line for o in outcomes] == list(range(2, 22))
-    assert max(seen) == 20
+    assert [o.row.line for o in outcomes] == list(range(2, 72))
+    assert sorted(seen)[-1] == 70
+    assert len(seen) == 4  # one call per chunk of up to 20 users
+    assert max(len(batch) for batch in graph.batches) == 20  # a chunk's reads (or writes) in one send
 
 
 def test_a_retry_reports_the_whole_change_since_the_first_attempt():
@@ -177,7 +210,7 @@ def test_a_retry_reports_the_whole_change_since_the_first_attempt():
     before = CurrentMethods("ann", {})
     desired = row("ann", {MOBILE: A, OFFICE: C})
 
-    outcome = apply_row(desired, graph, graph.read_methods("ann"), dry_run=False, before=before)
+    outcome = apply_row(desired, graph, before=before)
 
     assert outcome.kind is OutcomeKind.CHANGED
     assert outcome.current == before
@@ -191,9 +224,9 @@ def test_a_retry_reports_the_whole_change_since_the_first_attempt():
 def test_a_retry_with_nothing_done_earlier_is_a_normal_run():
     """A retry whose first attempt wrote nothing reports exactly what it applied."""
     graph = FakeGraph({"ann": FakeUser()})
-    now = graph.read_methods("ann")
+    now = CurrentMethods("ann", {})
 
-    outcome = apply_row(row("ann", {MOBILE: A}), graph, now, dry_run=False, before=now)
+    outcome = apply_row(row("ann", {MOBILE: A}), graph, before=now)
 
     assert outcome.kind is OutcomeKind.CHANGED
     assert [r.request_id for r in outcome.results] == ["req-1"]
