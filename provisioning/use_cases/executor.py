@@ -46,7 +46,15 @@ from provisioning.graph.paths import GraphPaths
 
 log = logging.getLogger(__name__)
 MAX_POST_RETRIES = 2  # a lost POST is re-read and re-sent at most this often
-UNANSWERED = "Graph did not answer (timeout or dropped connection) and a re-read could not confirm it"
+UNANSWERED = (
+    "Graph did not answer (timeout or dropped connection) on every try, and a re-read shows the change "
+    "is not there: try the row again"
+)
+UNCONFIRMED = (
+    "Graph did not answer (timeout or dropped connection), and the re-read to check failed too: "
+    "check the user in the Entra admin center, then try the row again"
+)
+NO_ANSWER = "Graph did not answer (timeout or dropped connection); check the user and try the row again"
 
 
 class BatchPort(Protocol):
@@ -236,13 +244,16 @@ class ChunkExecutor:
         )
         for p, op, first in lost:
             answer = answers[f"r{p.row.line}"]
-            now = methods_from_items(p.row.user, collection_items(answer.body)) if _ok(answer) else None
+            now = methods_from_items(p.row.user, collection_items(answer.body)) if _listed(answer) else None
             if now is not None and applied(op, now):
                 p.results.append(OperationResult(op, ok=True, request_id=first.request_id))
             elif now is not None and unanswered(first.status) and p.retries < MAX_POST_RETRIES:
                 p.retries += 1  # the next round sends it again
             else:
-                error = UNANSWERED if unanswered(first.status) else self._error(op, first)
+                if not unanswered(first.status):
+                    error = self._error(op, first)
+                else:
+                    error = UNANSWERED if now is not None else UNCONFIRMED
                 p.results.append(OperationResult(op, ok=False, request_id=first.request_id, error=error))
                 p.stopped = True
 
@@ -288,9 +299,17 @@ class ChunkExecutor:
         return self._relative(operation_call(self._paths, op, op.user).url)[0]
 
     def _error(self, op: Operation, answer: BatchResponse) -> str:
+        if answer.status == 0:
+            return NO_ANSWER
         call = operation_call(self._paths, op, op.user)
         return describe_error(error_for_status(call, answer.status, answer.headers, answer.body, None))
 
 
 def _ok(answer: BatchResponse) -> bool:
     return 200 <= answer.status < 300
+
+
+def _listed(answer: BatchResponse) -> bool:
+    """A methods read that answered with a list: a 200 without one tells nothing about the write."""
+    body = answer.body
+    return _ok(answer) and isinstance(body, Mapping) and isinstance(body.get("value"), list)

@@ -20,7 +20,13 @@ from provisioning.core.models import (
 )
 from provisioning.graph.batch import BatchRequest, BatchResponse
 from provisioning.graph.paths import GraphPaths
-from provisioning.use_cases.executor import MAX_POST_RETRIES, UNANSWERED, ChunkExecutor
+from provisioning.use_cases.executor import (
+    MAX_POST_RETRIES,
+    NO_ANSWER,
+    UNANSWERED,
+    UNCONFIRMED,
+    ChunkExecutor,
+)
 
 ROOT = "https://graph.test"
 UPN = "ann@contoso.test"
@@ -266,13 +272,13 @@ def test_a_lost_post_holds_the_writes_chained_after_it_until_the_re_read() -> No
 @pytest.mark.parametrize(
     ("status", "error"),
     [
-        pytest.param(502, UNANSWERED, id="lost-answer"),
+        pytest.param(502, UNCONFIRMED, id="lost-answer"),
         pytest.param(409, "add mobile phone for a***@contoso.test failed (409 scripted)", id="add-refused"),
     ],
 )
 def test_a_failed_re_read_stops_the_write_with_a_failed_outcome(status: int, error: str) -> None:
     """The write may have applied and the re-read that would tell fails too: the row fails (with
-    UNANSWERED, or Graph's refusal), the write is not re-sent and the row's later writes are not sent."""
+    UNCONFIRMED, or Graph's refusal), the write is not re-sent and the row's later writes are not sent."""
     graph = ScriptedGraph(writes={f"POST {PHONES}": [Answer(status)]}, reads=[200, 403])
 
     outcome = run(graph, DesiredRow(2, UPN, {MethodKind.MOBILE: A, MethodKind.EMAIL: "ann@home.example"}))
@@ -348,3 +354,43 @@ def test_each_write_is_sent_as_a_write_with_its_method_path_and_body(
     assert write.depends_on == ()
     assert not any(r.is_write for r in requests if r.method == "GET")
     assert outcome.kind is OutcomeKind.CHANGED
+
+
+# --- what a re-read or a lost answer tells ------------------------------------------------------------
+
+
+@dataclass
+class ListlessReread(ScriptedGraph):
+    """Answers the re-read of the methods with 200 and a body without a ``value`` list."""
+
+    methods_reads: int = 0
+
+    def _get(self, request: BatchRequest) -> BatchResponse:
+        if unquote(request.url) == METHODS:
+            self.methods_reads += 1
+            if self.methods_reads > 1:
+                return BatchResponse(request.id, 200, {}, {}, "r-listless")
+        return super()._get(request)
+
+
+def test_a_re_read_without_a_list_does_not_count_the_lost_post_as_sent_or_not() -> None:
+    """A 200 re-read with no ``value`` list tells nothing: the lost add is neither re-sent nor taken
+    for done; the row fails and asks the admin to check the user."""
+    graph = ListlessReread(writes={f"POST {PHONES}": [Answer(0, applied=True)]})
+
+    outcome = run(graph, DesiredRow(2, UPN, {MethodKind.MOBILE: A}))
+
+    assert outcome.kind is OutcomeKind.FAILED
+    assert outcome.error == UNCONFIRMED
+    assert graph.sent(f"POST {PHONES}") == 1
+
+
+def test_an_update_with_no_answer_says_so_in_words() -> None:
+    """A PATCH that got no answer at all (status 0) fails with a sentence, not "(0 no code)"."""
+    update = f"PATCH {MOBILE}"
+    graph = ScriptedGraph(phones={MethodKind.MOBILE: B}, writes={update: [Answer(0)]})
+
+    outcome = run(graph, DesiredRow(2, UPN, {MethodKind.MOBILE: A}, forced_update=True))
+
+    assert outcome.kind is OutcomeKind.FAILED
+    assert outcome.error == NO_ANSWER
