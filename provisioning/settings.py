@@ -20,6 +20,7 @@ from provisioning.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 PREFIX = "PROVISIONING_"
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -201,30 +202,27 @@ class _Reader:
         return value
 
     def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
-        raw = self.get(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw.replace("_", ""))
-        except ValueError:
-            value = minimum - 1
-        if not minimum <= value <= maximum:
-            self.problem(name, f"must be a whole number from {minimum} to {maximum} (default {default})")
-            return default
-        return value
+        words = f"a whole number from {minimum} to {maximum} (default {default})"
+        return self._bounded(name, default, minimum, maximum, lambda raw: int(raw.replace("_", "")), words)
 
     def number(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
+        words = f"a number of seconds from {minimum:g} to {maximum:g} (default {default:g})"
+        return self._bounded(name, default, minimum, maximum, float, words)
+
+    def _bounded(
+        self, name: str, default: N, minimum: N, maximum: N, parse: Callable[[str], N], words: str
+    ) -> N:
+        """*name* parsed and held to minimum..maximum (nan too is refused); *default* when unset or bad."""
         raw = self.get(name)
         if raw is None:
             return default
         try:
-            value = float(raw)
+            value = parse(raw)
         except ValueError:
-            value = minimum - 1
-        if not minimum <= value <= maximum:  # also rejects nan
-            self.problem(
-                name, f"must be a number of seconds from {minimum:g} to {maximum:g} (default {default:g})"
-            )
+            self.problem(name, f"must be {words}")
+            return default
+        if not minimum <= value <= maximum:
+            self.problem(name, f"must be {words}")
             return default
         return value
 
