@@ -1,6 +1,14 @@
 """Process-wide pacing of Graph calls: token buckets for writes and requests, a shared pause after a 429,
 and AIMD on ``x-ms-throttle-limit-percentage`` (graph-api.md section 7).
 
+The window guarantee: Graph counts writes over 150 s (3,000 per app and tenant) and requests over 10 s,
+and does not say whether its window slides. A token bucket of capacity ``b`` that refills at ``r`` lets
+at most ``b + r * W`` through in any window of ``W`` seconds, whatever its start. So each bucket starts
+empty and refills at ``rate - b / W``: no window of ``W`` seconds, sliding or fixed, from the first
+second on, holds more than ``rate * W`` (the quota), and the steady state is ``1 - b / (rate * W)`` of it
+(99.3% for 20 writes/s with a one-envelope burst of 20). Processes sharing the budget divide both the
+rate and the burst (``set_share``), so their sum keeps the same bound.
+
 Build one ``Pacer`` per process and share it between the ``$batch`` sender and, through
 ``SingleRequestPacing``, the one-request-at-a-time ``GraphClient``.
 """
@@ -22,27 +30,35 @@ SLOW_FACTOR = 0.9  # gentler decrease when Graph says we are close to a limit
 SLOW_INTERVAL_S = 1.0  # at most one SLOW_FACTOR cut per second
 MIN_FACTOR = 0.02  # never below 2% of the configured rate (20 writes/s -> 0.4/s)
 QUIET_S = 5.0  # no 429 and no high limit percentage for this long: start creeping back up
+WRITE_WINDOW_S = 150.0  # Graph's write quota: 3,000 per 150 s per app and tenant (graph-api.md section 7)
+REQUEST_WINDOW_S = 10.0  # and its request budget per 10 s
 RECOVERY_PER_S = 0.02  # share of the configured rate regained per quiet second (0.7 -> 1.0 in 15 s)
 
 
 class _Bucket:
-    """A token bucket that lends: a taker may go into debt and waits until the debt is repaid."""
+    """A token bucket that lends: a taker may go into debt and waits until the debt is repaid.
 
-    def __init__(self, rate: float, burst_s: float, now: float) -> None:
+    It starts empty and refills at ``rate - capacity / window_s``, so that no *window_s* seconds hold
+    more than ``rate * window_s`` takes (the module's docstring). *factor* scales rate and capacity alike
+    (a slow-down, or this process's share of the budget).
+    """
+
+    def __init__(self, rate: float, burst_s: float, window_s: float, now: float) -> None:
         self.rate = rate
-        self.capacity = max(rate * burst_s, 1.0)
-        self.tokens = self.capacity
+        self.capacity = min(max(rate * burst_s, 1.0), rate * window_s / 2)
+        self.fill = rate - self.capacity / window_s
+        self.tokens = 0.0
         self.stamp = now
 
     def refill(self, now: float, factor: float) -> None:
         elapsed = max(now - self.stamp, 0.0)
-        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate * factor)
+        self.tokens = min(self.capacity * factor, self.tokens + elapsed * self.fill * factor)
         self.stamp = now
 
     def take(self, count: float, factor: float) -> float:
         """Take *count* tokens; the seconds until the bucket is out of debt again."""
         self.tokens -= count
-        return max(-self.tokens, 0.0) / (self.rate * factor)
+        return max(-self.tokens, 0.0) / (self.fill * factor)
 
 
 class Pacer:
@@ -50,8 +66,10 @@ class Pacer:
     pause after a 429, and AIMD on ``x-ms-throttle-limit-percentage``.
 
     *write_rate* and *request_rate* are per second for this process (``None``: not paced, though a 429
-    still pauses everyone). A bucket holds *burst_s* seconds of its rate, so an envelope of 20 writes
-    may go at once; a taker larger than the bucket goes into debt, which keeps the long-run rate exact.
+    still pauses everyone): the quota over *write_window_s* (150 s) and *request_window_s* (10 s)
+    divided by the window. A bucket holds *burst_s* seconds of its rate, so an envelope of 20 writes may
+    go at once; a taker larger than the bucket goes into debt, and no window ever holds more than the
+    quota (the module's docstring).
     """
 
     def __init__(
@@ -60,6 +78,8 @@ class Pacer:
         write_rate: float | None,
         request_rate: float | None = None,
         burst_s: float = 1.0,
+        write_window_s: float = WRITE_WINDOW_S,
+        request_window_s: float = REQUEST_WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -71,8 +91,10 @@ class Pacer:
         self._sleep = sleep
         self._lock = threading.Lock()
         now = clock()
-        self._writes = _Bucket(write_rate, burst_s, now) if write_rate is not None else None
-        self._requests = _Bucket(request_rate, burst_s, now) if request_rate is not None else None
+        self._writes = _Bucket(write_rate, burst_s, write_window_s, now) if write_rate is not None else None
+        self._requests = (
+            _Bucket(request_rate, burst_s / 4, request_window_s, now) if request_rate is not None else None
+        )
         self._factor = 1.0
         self._share = 1  # live worker processes sharing the app+tenant budget (see presence.py)
         self._pause_until = now

@@ -387,7 +387,8 @@ def test_a_throttled_envelope_is_retried_after_its_retry_after_and_pauses_the_pa
     responses = setup.sender.send([_post("p"), _get("g")])
 
     assert _statuses(responses) == {"p": 200, "g": 200}
-    assert setup.clock.slept == pytest.approx([6.0, 1 / 14])  # the pause, then one write at 14/s
+    fill = 20 - 20 / 150  # the bucket starts empty and refills at this rate
+    assert setup.clock.slept == pytest.approx([1 / fill, 6.0, 1 / (0.7 * fill)])  # then one write at 70%
     assert setup.pacer.current_write_rate == pytest.approx(14.0)
 
 
@@ -435,13 +436,13 @@ def test_an_envelope_rejected_with_400_is_returned_for_every_item():
 
 
 def test_each_envelope_waits_for_its_writes_in_the_budget():
-    """40 writes at 10 writes/s (bucket of 10): the two envelopes need (40 - 10) / 10 = 3 s in all."""
+    """40 writes at 10 writes/s (bucket of 10, starting empty): the two envelopes need 40 / (10 - 10/150) s."""
     setup = _setup(_Graph(), write_rate=10.0, concurrency=1)
     start = setup.clock.now
 
     setup.sender.send([_patch(f"w{i}") for i in range(40)])
 
-    assert setup.clock.now - start == pytest.approx(3.0)
+    assert setup.clock.now - start == pytest.approx(40 / (10 - 10 / 150))
 
 
 def test_limit_percentages_and_inner_429s_reach_the_pacer():

@@ -17,7 +17,8 @@ def _pacer(clock: FakeClock, *, write_rate: float | None = 20.0, request_rate: f
 
 
 def test_the_write_rate_is_honoured_over_many_acquisitions():
-    """100 single writes at 10/s with a 1 s burst take (100 - 10) / 10 = 9 s."""
+    """100 single writes at 10/s with a 1 s burst: the bucket starts empty and refills at 10 - 10/150
+    per second (so no 150 s window holds more than 1,500), so they take 100 / (10 - 10/150) s."""
     clock = FakeClock()
     pacer = _pacer(clock, write_rate=10.0)
     start = clock.now
@@ -25,11 +26,11 @@ def test_the_write_rate_is_honoured_over_many_acquisitions():
     for _ in range(100):
         pacer.acquire(writes=1)
 
-    assert clock.now - start == pytest.approx(9.0)
+    assert clock.now - start == pytest.approx(100 / (10 - 10 / 150))
 
 
 def test_an_envelope_larger_than_the_bucket_goes_into_debt_and_keeps_the_rate():
-    """Three envelopes of 20 writes at 5/s (bucket of 5) take (60 - 5) / 5 = 11 s in all."""
+    """Three envelopes of 20 writes at 5/s (bucket of 5, starting empty) take 60 / (5 - 5/150) s in all."""
     clock = FakeClock()
     pacer = _pacer(clock, write_rate=5.0)
     start = clock.now
@@ -37,11 +38,12 @@ def test_an_envelope_larger_than_the_bucket_goes_into_debt_and_keeps_the_rate():
     for _ in range(3):
         pacer.acquire(writes=20, requests=20)
 
-    assert clock.now - start == pytest.approx(11.0)
+    assert clock.now - start == pytest.approx(60 / (5 - 5 / 150))
 
 
 def test_the_request_rate_counts_reads_too():
-    """Ten envelopes of 20 reads at 50 requests/s take (200 - 50) / 50 = 3 s; writes are not limited."""
+    """Ten envelopes of 20 reads at 50 requests/s (a 0.25 s burst of 12.5 over a 10 s window) take
+    200 / (50 - 12.5/10) s; writes are not limited."""
     clock = FakeClock()
     pacer = _pacer(clock, write_rate=None, request_rate=50.0)
     start = clock.now
@@ -49,7 +51,7 @@ def test_the_request_rate_counts_reads_too():
     for _ in range(10):
         pacer.acquire(writes=0, requests=20)
 
-    assert clock.now - start == pytest.approx(3.0)
+    assert clock.now - start == pytest.approx(200 / (50 - 12.5 / 10))
 
 
 def test_reads_do_not_spend_the_write_budget():
@@ -98,7 +100,7 @@ def test_a_429_after_the_pause_cuts_again():
 
 
 def test_after_a_pause_sending_resumes_at_the_reduced_rate_without_a_burst():
-    """After throttled(1) at 10/s, ten writes take the 1 s pause plus 10 / 7 s at the cut rate."""
+    """After throttled(1) at 10/s, ten writes take the 1 s pause plus 10 writes at 70% of the rate."""
     clock = FakeClock()
     pacer = _pacer(clock, write_rate=10.0)
     start = clock.now
@@ -107,7 +109,7 @@ def test_after_a_pause_sending_resumes_at_the_reduced_rate_without_a_burst():
     for _ in range(10):
         pacer.acquire(writes=1)
 
-    assert clock.now - start == pytest.approx(1.0 + 10 / 7)
+    assert clock.now - start == pytest.approx(1.0 + 10 / (0.7 * (10 - 10 / 150)))
 
 
 @pytest.mark.parametrize(
@@ -219,7 +221,8 @@ def test_single_requests_wait_out_the_pause_of_a_429():
 
 
 def test_single_writes_spend_the_write_budget_and_reads_do_not():
-    """At 1 write/s, three PATCHes wait 1 s each after the first; GETs in between wait nothing."""
+    """At 1 write/s (a bucket of 1 that starts empty), each of three PATCHes waits 1 / (1 - 1/150) s;
+    GETs in between wait nothing."""
     clock = FakeClock()
     pacer = _pacer(clock, write_rate=1.0)
     http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(204)))
@@ -229,7 +232,7 @@ def test_single_writes_spend_the_write_budget_and_reads_do_not():
         http.get("https://graph.test/v1.0/users/a/authentication/methods")
         http.patch("https://graph.test/v1.0/users/a/authentication/phoneMethods/x", json={})
 
-    assert clock.slept == pytest.approx([1.0, 1.0])
+    assert clock.slept == pytest.approx([1 / (1 - 1 / 150)] * 3)
 
 
 def test_single_request_pacing_leaves_batch_envelopes_to_the_sender():
@@ -297,3 +300,47 @@ def test_a_bad_write_rate_is_a_configuration_problem(value):
     """A rate must be a positive number per second or off; anything else fails fast, naming the setting."""
     with pytest.raises(ConfigurationError, match="PROVISIONING_WRITE_RATE"):
         Settings.from_env({**_ENV, "PROVISIONING_WRITE_RATE": value})
+
+
+# --- the window guarantee ----------------------------------------------------------------------------
+
+
+def _busiest_window(stamps: list[tuple[float, int]], window_s: float) -> int:
+    """The most writes any window of *window_s* seconds holds, whatever its start (a sliding window)."""
+    most, total, first = 0, 0, 0
+    for end in range(len(stamps)):
+        total += stamps[end][1]
+        while stamps[end][0] - stamps[first][0] >= window_s:
+            total -= stamps[first][1]
+            first += 1
+        most = max(most, total)
+    return most
+
+
+@pytest.mark.parametrize(
+    ("envelope", "share", "idle_every"),
+    [
+        pytest.param(20, 1, 0, id="envelopes-of-20"),
+        pytest.param(1, 1, 0, id="single-writes"),
+        pytest.param(20, 3, 0, id="a-third-share"),
+        pytest.param(7, 1, 50, id="bursts-after-idle-spells"),
+    ],
+)
+def test_no_150_second_window_holds_more_than_the_quota(envelope, share, idle_every):
+    """From the first write on, no 150 s window (any start) holds more than 3,000 writes (this process's
+    share of them), and the steady state sits within 1% of the quota."""
+    clock = FakeClock()
+    pacer = _pacer(clock, write_rate=3000 / 150)
+    pacer.set_share(share)
+    stamps: list[tuple[float, int]] = []
+
+    for n in range(1, 6000 // (envelope * share) + 1):  # two windows' worth of writes
+        if idle_every and n % idle_every == 0:
+            clock.advance(90.0)  # a quiet spell refills the bucket: the burst after it must still fit
+        pacer.acquire(writes=envelope, requests=envelope)
+        stamps.append((clock.now, envelope))
+
+    quota = 3000 / share
+    assert _busiest_window(stamps, 150.0) <= quota
+    if not idle_every:
+        assert _busiest_window(stamps, 150.0) >= 0.99 * quota - envelope
