@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from provisioning.core.models import Outcome, OutcomeKind
+from provisioning.core.pace import progress_line, quota_note
 from provisioning.core.reports import (
     format_summary_line,
     render_plan_text,
@@ -206,7 +208,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             executor,
             dry_run=dry_run,
             concurrency=args.concurrency or settings.concurrency,
-            progress=_progress_bar(err, len(parsed.rows)),
+            progress=_progress_bar(err, len(parsed.rows), lambda: stack.batch.writes_sent),
         )
         requests = stack.batch.requests_sent
     result = RunResult(parsed, outcomes, started, _now(), requests)
@@ -214,6 +216,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _write_reports(Path(args.report_dir), result, dry_run=dry_run)
     if dry_run:
         out.write(render_plan_text(outcomes))  # ends with the summary line
+        print(quota_note(summarise(outcomes).writes_planned), file=out)
     else:
         print(format_summary_line(summarise(outcomes)), file=out)
     if args.report_dir:
@@ -241,15 +244,15 @@ def _write_reports(directory: Path, result: RunResult, *, dry_run: bool) -> None
         (directory / name).write_text(text, encoding="utf-8", newline="")
 
 
-def _progress_bar(err: TextIO, total: int) -> Callable[[int, int], None] | None:
+def _progress_bar(err: TextIO, total: int, writes: Callable[[], int]) -> Callable[[int, int], None] | None:
+    """Rows done, writes/s and the time left at the current pace, redrawn as chunks finish (a terminal only)."""
     if not err.isatty() or total < 50:
         return None
+    started = time.monotonic()
 
     def draw(done: int, count: int) -> None:
-        width = 40
-        filled = width * done // max(count, 1)
-        end = "\n" if done == count else ""
-        err.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{count}{end}")
+        line = progress_line(done, count, writes(), time.monotonic() - started)
+        err.write(f"\r{line}\x1b[K" + ("\n" if done == count else ""))
         err.flush()
 
     return draw

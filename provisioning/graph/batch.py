@@ -107,12 +107,18 @@ class BatchSender:
         self._concurrency = max(concurrency, 1)
         self._lock = threading.Lock()
         self._requests_sent = 0
+        self._writes_sent = 0
         self._http_calls = 0
 
     @property
     def requests_sent(self) -> int:
         """Inner requests sent to Graph, retries included (for cost reporting)."""
         return self._requests_sent
+
+    @property
+    def writes_sent(self) -> int:
+        """Inner write requests sent to Graph, retries included (for the progress bar's writes/s)."""
+        return self._writes_sent
 
     @property
     def http_calls(self) -> int:
@@ -168,6 +174,7 @@ class BatchSender:
         self._pacer.acquire(writes=sum(r.is_write for r in items), requests=len(items))
         with self._lock:
             self._requests_sent += len(items)
+            self._writes_sent += sum(r.is_write for r in items)
             self._http_calls += 1
         url = f"{self._root}/{api}/$batch"
         client_request_id = _new_id()

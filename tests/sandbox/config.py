@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from tests.sandbox.faults import FaultConfig
-from tests.sandbox.throttle import TIERS, Limits
+from tests.sandbox.throttle import TIERS, WRITE_MODELS, Limits
 
 DEFAULT_PHONE_DELETE = ("refuse", "last-method")
 
@@ -27,6 +27,9 @@ class SandboxConfig:
     tier: str = "auto"  # "auto" (from the tenant's user count), "S" 3,500, "M" 5,000 or "L" 8,000 RU
     tenant_writes: int = 18000  # writes per window per tenant, all apps together
     tenant_window_s: float = 300.0
+    write_model: str = (
+        "sliding"  # writes counted in a sliding window ("sliding") or a token bucket ("bucket")
+    )
     faults: FaultConfig = field(default_factory=FaultConfig)
     shuffle_batch: bool = True
     page_size: int = 100  # default page of /users, group members and /users/delta (without $top)
@@ -39,6 +42,9 @@ class SandboxConfig:
             raise ValueError(msg)
         if self.page_size < 1:
             msg = "page_size must be at least 1"
+            raise ValueError(msg)
+        if self.write_model not in WRITE_MODELS:
+            msg = f"write_model must be one of {list(WRITE_MODELS)}"
             raise ValueError(msg)
         if self.tier not in TIERS:
             msg = f"tier must be one of {list(TIERS)}"
@@ -54,7 +60,7 @@ class SandboxConfig:
         """The throttling limits."""
         return Limits(
             self.resource_units, self.ru_window_s, self.writes, self.write_window_s, self.time_scale,
-            self.tier, self.tenant_writes, self.tenant_window_s,
+            self.tier, self.tenant_writes, self.tenant_window_s, self.write_model,
         )  # fmt: skip
 
     def updated(self, changes: dict[str, Any]) -> SandboxConfig:

@@ -1,7 +1,10 @@
 """Graph's identity-and-access throttling (graph-api.md 7, 15): per (app, tenant) a resource-unit bucket
 sized by the tenant's tier and a write bucket, and per tenant (all apps) a write bucket.
 
-Token buckets refill continuously (capacity per window). Every evaluated request is charged its
+The resource units are a token bucket (capacity per window, refilled continuously). Writes are counted
+in a sliding window by default (``write_model="sliding"``: no window of ``write_window_s``, whatever
+its start, may hold more than ``writes``), the stricter reading of what Graph does not document; a token
+bucket (``"bucket"``, which lets a full bucket's burst and the refill add up) is the kinder option. Every evaluated request is charged its
 resource units, throttled or not, as Graph documents; so a client that ignores ``Retry-After`` keeps
 pushing its own recovery back. The debt is capped at one window's capacity, so after at most two
 windows of silence any client recovers, and a client that waits the ``Retry-After`` of its latest
@@ -13,6 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -37,6 +41,7 @@ class Limits:
     tier: str = "auto"
     tenant_writes: int = 18000
     tenant_window_s: float = 300.0
+    write_model: str = "sliding"  # "sliding" (the strict reading) or "bucket"
 
     def units_for(self, users: int) -> int:
         """The resource-unit capacity for a tenant of ``users`` users."""
@@ -61,6 +66,9 @@ class Verdict:
     reason: str = ""  # ResourceUnitLimitExceeded | WriteLimitExceeded
     usage: float = 0.0  # highest fraction of a limit in use, after this request
     scope: str = "Tenant_Application"  # or "Tenant" when the tenant-wide write cap refused it
+
+
+WRITE_MODELS = ("sliding", "bucket")
 
 
 class _Bucket:
@@ -88,6 +96,40 @@ class _Bucket:
     def usage(self) -> float:
         return (self.capacity - self.tokens) / self.capacity
 
+    def spend(self, count: float, now: float) -> None:
+        self.tokens -= count
+
+
+class _SlidingWindow:
+    """Writes accepted in the last ``window_s`` seconds; ``tokens`` is what the window still admits."""
+
+    def __init__(self, capacity: float, window_s: float, now: float) -> None:
+        self.window_s = window_s
+        self.capacity = capacity
+        self.stamps: deque[float] = deque()
+        self.tokens = capacity
+        self._now = now
+
+    def refill(self, now: float) -> None:
+        while self.stamps and self.stamps[0] <= now - self.window_s:
+            self.stamps.popleft()
+        self.tokens = self.capacity - len(self.stamps)
+        self._now = now
+
+    def wait_for(self, cost: float) -> float:
+        """Until the oldest writes leave the window and *cost* more fit."""
+        over = len(self.stamps) + int(cost) - int(self.capacity)
+        if over <= 0:
+            return 0.0
+        return max(0.0, self.stamps[over - 1] + self.window_s - self._now)
+
+    def usage(self) -> float:
+        return len(self.stamps) / self.capacity
+
+    def spend(self, count: float, now: float) -> None:
+        self.stamps.extend([now] * int(count))
+        self.tokens = self.capacity - len(self.stamps)
+
 
 class Throttle:
     """Thread-safe budgets keyed by (app id, tenant id), plus one write budget per tenant."""
@@ -96,8 +138,8 @@ class Throttle:
         self.limits = limits
         self._clock = clock
         self._lock = threading.Lock()
-        self._buckets: dict[tuple[str, str], tuple[_Bucket, _Bucket]] = {}
-        self._tenants: dict[str, _Bucket] = {}
+        self._buckets: dict[tuple[str, str], tuple[_Bucket, _Bucket | _SlidingWindow]] = {}
+        self._tenants: dict[str, _Bucket | _SlidingWindow] = {}
 
     def reset(self, limits: Limits | None = None) -> None:
         """Forget all usage (and optionally change the limits)."""
@@ -121,13 +163,18 @@ class Throttle:
             if short:
                 return self._refusal(ru, writes, tenant, units, write, usage)
             if write:
-                writes.tokens -= 1
-                tenant.tokens -= 1
+                writes.spend(1, now)
+                tenant.spend(1, now)
             return Verdict(True, usage=max(ru.usage(), writes.usage(), tenant.usage()))
 
     @staticmethod
     def _refusal(
-        ru: _Bucket, writes: _Bucket, tenant: _Bucket, units: int, write: bool, usage: float
+        ru: _Bucket,
+        writes: _Bucket | _SlidingWindow,
+        tenant: _Bucket | _SlidingWindow,
+        units: int,
+        write: bool,
+        usage: float,
     ) -> Verdict:
         # The time until the same request would fit, now that this one has been charged.
         waits = {("ResourceUnitLimitExceeded", "Tenant_Application"): ru.wait_for(units)}
@@ -137,23 +184,30 @@ class Throttle:
         (reason, scope), wait = max(waits.items(), key=lambda kv: kv[1])
         return Verdict(False, max(1, math.ceil(wait)), reason, usage, scope)
 
-    def _pair(self, app_id: str, tenant_id: str, users: int, now: float) -> tuple[_Bucket, _Bucket]:
+    def _writes(self, capacity: float, window_s: float, now: float) -> _Bucket | _SlidingWindow:
+        if self.limits.write_model == "bucket":
+            return _Bucket(capacity, window_s, now)
+        return _SlidingWindow(capacity, window_s, now)
+
+    def _pair(
+        self, app_id: str, tenant_id: str, users: int, now: float
+    ) -> tuple[_Bucket, _Bucket | _SlidingWindow]:
         key = (app_id, tenant_id)
         pair = self._buckets.get(key)
         if pair is None:
             scale = self.limits.time_scale
             pair = (
                 _Bucket(self.limits.units_for(users), self.limits.ru_window_s / scale, now),
-                _Bucket(self.limits.writes, self.limits.write_window_s / scale, now),
+                self._writes(self.limits.writes, self.limits.write_window_s / scale, now),
             )
             self._buckets[key] = pair
         return pair
 
-    def _tenant(self, tenant_id: str, now: float) -> _Bucket:
+    def _tenant(self, tenant_id: str, now: float) -> _Bucket | _SlidingWindow:
         bucket = self._tenants.get(tenant_id)
         if bucket is None:
             window = self.limits.tenant_window_s / self.limits.time_scale
-            bucket = self._tenants[tenant_id] = _Bucket(self.limits.tenant_writes, window, now)
+            bucket = self._tenants[tenant_id] = self._writes(self.limits.tenant_writes, window, now)
         return bucket
 
 

@@ -158,3 +158,55 @@ def test_the_tier_and_tenant_cap_are_settings(sandbox: Sandbox) -> None:
     )  # fmt: skip
     with pytest.raises(ValueError, match="tier"):
         sandbox.configure(tier="XL")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _writes_admitted(throttle: Throttle, clock: _Clock, *, seconds: float, per_second: float) -> list[float]:
+    """Offer one write every 1/per_second s for *seconds*; the times of the writes admitted."""
+    admitted = []
+    for step in range(int(seconds * per_second)):
+        clock.now = step / per_second
+        if throttle.charge("app", "tenant", 1, write=True).allowed:
+            admitted.append(clock.now)
+    return admitted
+
+
+@pytest.mark.parametrize("model", ["sliding", "bucket"])
+def test_the_write_window_slides_by_default_and_a_bucket_is_the_kinder_option(model: str) -> None:
+    """Offered 40 writes/s for 300 s: the sliding window admits no 150 s span of more than 3,000 writes
+    (what a Graph that counts a sliding window would allow); the bucket lets its full start plus the
+    refill through (3,000 + 20 * 150 = 6,000 in the first 150 s) and so hides an over-eager client."""
+    clock = _Clock()
+    throttle = Throttle(Limits(resource_units=10**9, tenant_writes=10**9, write_model=model), clock=clock)
+
+    admitted = _writes_admitted(throttle, clock, seconds=300, per_second=40)
+
+    busiest = max(sum(1 for t in admitted if start <= t < start + 150) for start in admitted[::100])
+    if model == "sliding":
+        assert busiest == 3000
+    else:
+        assert busiest > 5000
+
+
+def test_a_sliding_window_refusal_says_when_the_oldest_write_leaves() -> None:
+    """After 3,000 writes at t=0..2.999 s, the next write is refused until the first one is 150 s old."""
+    clock = _Clock()
+    throttle = Throttle(Limits(resource_units=10**9, tenant_writes=10**9), clock=clock)
+    for step in range(3000):
+        clock.now = step / 1000
+        assert throttle.charge("app", "tenant", 1, write=True).allowed
+
+    clock.now = 10.0
+    refused = throttle.charge("app", "tenant", 1, write=True)
+    clock.now = 150.0
+    later = throttle.charge("app", "tenant", 1, write=True)
+
+    assert (refused.allowed, refused.reason, refused.retry_after_s) == (False, "WriteLimitExceeded", 140)
+    assert later.allowed

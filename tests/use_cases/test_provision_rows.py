@@ -12,7 +12,6 @@ from provisioning.core.models import (
     DefaultMethod,
     DeletePhone,
     DesiredRow,
-    MethodKind,
     OutcomeKind,
     SetDefaultMethod,
     SmsSignIn,
@@ -21,17 +20,10 @@ from provisioning.errors import AuthenticationError
 from provisioning.graph.paths import GraphPaths
 from provisioning.use_cases.executor import ChunkExecutor
 from provisioning.use_cases.provision_rows import provision_rows
+from tests.builders import ALT, MOBILE, OFFICE, A, B, C
 from tests.fakes import FakeGraph, FakeUser
 
 ROOT = "https://graph.test"
-
-MOBILE, ALT, OFFICE, EMAIL = (
-    MethodKind.MOBILE,
-    MethodKind.ALTERNATE_MOBILE,
-    MethodKind.OFFICE,
-    MethodKind.EMAIL,
-)
-A, B, C = "+31 612345678", "+31 687654321", "+31 201234567"
 
 
 def executor(graph: FakeGraph) -> ChunkExecutor:

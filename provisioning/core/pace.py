@@ -1,0 +1,51 @@
+"""How long a run takes at Graph's write quota, and how far a running one has got (pure).
+
+``minimum_duration`` is the floor Graph's quota sets for a number of writes, whoever sends them;
+``progress_line`` is what the CLI's progress bar says as chunks finish.
+"""
+
+from __future__ import annotations
+
+import math
+
+# Graph's write quota for one app in one tenant: 3,000 writes per 150 s (graph-api.md section 7).
+QUOTA_WRITES = 3000
+QUOTA_WINDOW_S = 150.0
+
+
+def format_duration(seconds: float) -> str:
+    """``2 h 05 min``, ``3 min 20 s``, ``45 s`` (rounded up to the second)."""
+    total = max(math.ceil(seconds), 0)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def minimum_duration(writes: int, *, quota: int = QUOTA_WRITES, window_s: float = QUOTA_WINDOW_S) -> float:
+    """The fewest seconds Graph's quota allows for *writes*: a window holds *quota* writes at most."""
+    return writes * window_s / quota
+
+
+def quota_note(writes: int) -> str:
+    """The line ``plan`` prints under its summary: the writes and the time the quota needs for them."""
+    return (
+        f"{writes} {'write' if writes == 1 else 'writes'} to make: at Graph's quota of {QUOTA_WRITES:,} writes "
+        f"per {QUOTA_WINDOW_S:g} s per app and tenant they need at least {format_duration(minimum_duration(writes))}"
+    )
+
+
+def progress_line(done: int, total: int, writes: int, elapsed_s: float, *, width: int = 30) -> str:
+    """``[#####.....] 400/2,000 rows  18.5 writes/s  about 2 min 10 s left`` (no time left until a row is done)."""
+    filled = width * done // max(total, 1)
+    bar = f"[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} rows"
+    if elapsed_s <= 0 or done == 0:
+        return bar
+    rate = writes / elapsed_s
+    if done >= total:
+        return f"{bar}  {rate:.1f} writes/s  done in {format_duration(elapsed_s)}"
+    left = elapsed_s / done * (total - done)
+    return f"{bar}  {rate:.1f} writes/s  about {format_duration(left)} left"
