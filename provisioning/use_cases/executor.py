@@ -70,7 +70,7 @@ class _Progress:
     row: DesiredRow
     operations: tuple[Operation, ...]
     results: list[OperationResult] = field(default_factory=list)
-    retries: int = 0
+    retries: dict[int, int] = field(default_factory=dict)  # re-sends of a lost POST, by operation index
     stopped: bool = False
 
     @property
@@ -233,7 +233,7 @@ class ChunkExecutor:
             if segment and (not chain or op_api != api or len(segment) == 20):
                 break
             api = op_api
-            segment.append((f"w{p.row.line}-{index}-{p.retries}", op))
+            segment.append((f"w{p.row.line}-{index}-{p.retries.get(index, 0)}", op))
         return segment
 
     def _settle(self, lost: Sequence[tuple[_Progress, Operation, BatchResponse]]) -> None:
@@ -247,8 +247,12 @@ class ChunkExecutor:
             now = methods_from_items(p.row.user, collection_items(answer.body)) if _listed(answer) else None
             if now is not None and applied(op, now):
                 p.results.append(OperationResult(op, ok=True, request_id=first.request_id))
-            elif now is not None and unanswered(first.status) and p.retries < MAX_POST_RETRIES:
-                p.retries += 1  # the next round sends it again
+            elif (
+                now is not None
+                and unanswered(first.status)
+                and p.retries.get(p.next_index, 0) < MAX_POST_RETRIES
+            ):
+                p.retries[p.next_index] = p.retries.get(p.next_index, 0) + 1  # the next round sends it again
             else:
                 if not unanswered(first.status):
                     error = self._error(op, first)

@@ -394,3 +394,17 @@ def test_an_update_with_no_answer_says_so_in_words() -> None:
 
     assert outcome.kind is OutcomeKind.FAILED
     assert outcome.error == NO_ANSWER
+
+
+def test_each_lost_post_of_a_row_has_its_own_retry_budget() -> None:
+    """The mobile add goes unanswered twice before it lands, and so does the email add after it: each
+    POST may be re-sent MAX_POST_RETRIES times, so the second is not failed for the first one's retries."""
+    mobile, email = f"POST {PHONES}", f"POST {EMAILS}"
+    lost = [Answer(0), Answer(0), Answer(201, applied=True)]
+    graph = ScriptedGraph(writes={mobile: list(lost), email: list(lost)})
+
+    outcome = run(graph, DesiredRow(2, UPN, {MethodKind.MOBILE: A, MethodKind.EMAIL: "ann@home.example"}))
+
+    assert outcome.kind is OutcomeKind.CHANGED, outcome.error
+    assert graph.sent(mobile) == 3
+    assert graph.ran == [mobile, email]  # (the email also rode, answered 424, behind each lost mobile add)
