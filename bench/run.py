@@ -170,7 +170,9 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def pacer_env(args: argparse.Namespace, limits: tuple[float, float] | None) -> dict[str, str]:
+def pacer_env(
+    args: argparse.Namespace, limits: tuple[float, float] | None, windows: tuple[float, float] | None = None
+) -> dict[str, str]:
     """The pacer's settings, as an admin would set them for the tenant the sandbox plays.
 
     ``--pacing match`` (default): the sandbox's limits, scaled by the same time factor (the app-wide
@@ -182,7 +184,13 @@ def pacer_env(args: argparse.Namespace, limits: tuple[float, float] | None) -> d
     if limits is None:
         return {"PROVISIONING_WRITE_RATE": "off", "PROVISIONING_REQUEST_RATE": "off"}
     writes, units = limits
-    return {"PROVISIONING_WRITE_RATE": f"{writes:g}", "PROVISIONING_REQUEST_RATE": f"{units:g}"}
+    env = {"PROVISIONING_WRITE_RATE": f"{writes:g}", "PROVISIONING_REQUEST_RATE": f"{units:g}"}
+    if windows is not None:  # the sandbox's windows, scaled: the pacer's window guarantee follows them
+        env |= {
+            "PROVISIONING_WRITE_WINDOW": f"{windows[0]:g}",
+            "PROVISIONING_REQUEST_WINDOW": f"{windows[1]:g}",
+        }
+    return env
 
 
 def _work_dir(args: argparse.Namespace, name: str) -> Path:
@@ -342,7 +350,7 @@ def bench_ceiling(args: argparse.Namespace) -> None:
             sandbox.control("POST", "config", {"writes": write_cap})
         config = sandbox.control("GET", "config")
         units = TIER_UNITS[tier_for(len(data.seed["users"]))]  # the sandbox's "auto" tier for this tenant
-        pacing = pacer_env(args, (write_cap / window, units / (10.0 / scale)))
+        pacing = pacer_env(args, (write_cap / window, units / (10.0 / scale)), (window, 10.0 / scale))
         env = pipeline_env(sandbox, connection, work / "inv.jsonl", pacing)
         run = PipelineRun(connection, stack.runner("runner", env, workers=args.workers))
         time.sleep(WARM_S)

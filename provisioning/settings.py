@@ -34,6 +34,8 @@ MAX_CONCURRENCY = 64
 # the PROVISIONING_INSTANCES processes that share the app registration and tenant.
 GRAPH_WRITES_PER_SECOND = 3000 / 150
 GRAPH_REQUESTS_PER_SECOND = 3500 / 10
+GRAPH_WRITE_WINDOW_S = 150.0
+GRAPH_REQUEST_WINDOW_S = 10.0
 DEFAULT_INSTANCES = 1
 MAX_INSTANCES = 1000
 
@@ -99,6 +101,8 @@ class Settings:
     instances: int = DEFAULT_INSTANCES  # processes sharing Graph's per-app-and-tenant budget
     write_rate: float | None = GRAPH_WRITES_PER_SECOND  # writes/s for this process; None: not paced
     request_rate: float | None = GRAPH_REQUESTS_PER_SECOND  # requests/s for this process; None: not paced
+    write_window_s: float = GRAPH_WRITE_WINDOW_S  # the span Graph counts writes over
+    request_window_s: float = GRAPH_REQUEST_WINDOW_S  # and requests (resource units) over
     keyvault_certificate: KeyVaultCertificate | None = None  # in Azure, instead of certificate_path
 
     @property
@@ -130,6 +134,8 @@ class Settings:
         instances = reader.integer("INSTANCES", DEFAULT_INSTANCES, minimum=1, maximum=MAX_INSTANCES)
         write_rate = _read_rate(reader, "WRITE_RATE", GRAPH_WRITES_PER_SECOND / instances)
         request_rate = _read_rate(reader, "REQUEST_RATE", GRAPH_REQUESTS_PER_SECOND / instances)
+        write_window = reader.number("WRITE_WINDOW", GRAPH_WRITE_WINDOW_S, minimum=1.0, maximum=3600.0)
+        request_window = reader.number("REQUEST_WINDOW", GRAPH_REQUEST_WINDOW_S, minimum=0.1, maximum=3600.0)
         reader.raise_problems()
         if credential.secret is not None:
             logger.warning(
@@ -156,6 +162,8 @@ class Settings:
             instances=instances,
             write_rate=write_rate,
             request_rate=request_rate,
+            write_window_s=write_window,
+            request_window_s=request_window,
         )
 
     @staticmethod

@@ -284,3 +284,18 @@ def test_offline_settings_still_reject_bad_limits() -> None:
 
     with pytest.raises(ConfigurationError, match="PROVISIONING_MAX_FILE_BYTES"):
         Settings.offline({"PROVISIONING_MAX_FILE_BYTES": "big"})
+
+
+def test_the_pacers_windows_default_to_graphs_and_can_follow_a_scaled_test_graph(env: dict[str, str]) -> None:
+    """150 s for writes and 10 s for requests unless set (the benchmark's scaled sandbox sets them)."""
+    from provisioning.graph.stack import build_pacer
+
+    default = Settings.from_env(env)
+    scaled = Settings.from_env({**env, "PROVISIONING_WRITE_WINDOW": "30", "PROVISIONING_REQUEST_WINDOW": "2"})
+
+    assert (default.write_window_s, default.request_window_s) == (150.0, 10.0)
+    assert (scaled.write_window_s, scaled.request_window_s) == (30.0, 2.0)
+    writes = build_pacer(scaled)._writes
+    assert writes is not None
+    assert writes.fill == pytest.approx(20 - 20 / 30)
+    assert "PROVISIONING_WRITE_WINDOW" in _problems({**env, "PROVISIONING_WRITE_WINDOW": "0"})

@@ -72,7 +72,14 @@ def build_pacer(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Pacer:
     """The process-wide pacer: PROVISIONING_WRITE_RATE and PROVISIONING_REQUEST_RATE per second."""
-    return Pacer(write_rate=settings.write_rate, request_rate=settings.request_rate, clock=clock, sleep=sleep)
+    return Pacer(
+        write_rate=settings.write_rate,
+        request_rate=settings.request_rate,
+        write_window_s=settings.write_window_s,
+        request_window_s=settings.request_window_s,
+        clock=clock,
+        sleep=sleep,
+    )
 
 
 def build_graph_stack(
