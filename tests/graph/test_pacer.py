@@ -115,13 +115,14 @@ def test_after_a_pause_sending_resumes_at_the_reduced_rate_without_a_burst():
 @pytest.mark.parametrize(
     ("observations", "expected"),
     [
-        pytest.param([None, 0.5, 0.8], 20.0, id="none-or-low-is-no-signal"),
-        pytest.param([0.95], 18.0, id="above-0.8-slows-by-10-percent"),
+        pytest.param([None, 0.5, 0.8, 0.95, 1.0], 20.0, id="none-or-up-to-the-limit-is-no-signal"),
+        pytest.param([1.05], 18.0, id="above-1-slows-by-10-percent"),
         pytest.param([1.2, 1.5, 1.8], 18.0, id="at-most-once-per-second"),
     ],
 )
 def test_a_high_limit_percentage_slows_down(observations, expected):
-    """x-ms-throttle-limit-percentage above 0.8 cuts the rate by 10%, at most once per second."""
+    """x-ms-throttle-limit-percentage above 1.0 cuts the rate by 10%, at most once per second; up to 1.0 is
+    this app's own pace at the ceiling, which the window guarantee already keeps within the quota."""
     clock = FakeClock()
     pacer = _pacer(clock)
 
@@ -132,7 +133,7 @@ def test_a_high_limit_percentage_slows_down(observations, expected):
 
 
 def test_a_high_limit_percentage_a_second_later_slows_again():
-    """Two readings above 0.8 one second apart: 20 -> 18 -> 16.2."""
+    """Two readings above 1.0 one second apart: 20 -> 18 -> 16.2."""
     clock = FakeClock()
     pacer = _pacer(clock)
     pacer.observe(1.1)
@@ -159,14 +160,14 @@ def test_the_rate_creeps_back_to_the_configured_rate_when_quiet():
 
 
 def test_a_high_limit_percentage_holds_off_recovery():
-    """Readings above 0.8 keep coming: no creeping back while Graph says the limit is near."""
+    """Readings above 1.0 keep coming: no creeping back while Graph says the limit is passed."""
     clock = FakeClock()
     pacer = _pacer(clock)
     pacer.throttled(1.0)
 
     for _ in range(10):
         clock.advance(1.0)
-        pacer.observe(0.85)
+        pacer.observe(1.05)
 
     assert pacer.current_write_rate == pytest.approx(14.0 * 0.9**10)
 
