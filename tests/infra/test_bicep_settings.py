@@ -19,6 +19,8 @@ OPTIONAL = {
     "PROVISIONING_GRAPH_URL": "derived from PROVISIONING_CLOUD; set only to reach a test server",
     "PROVISIONING_WRITE_RATE": "derived from PROVISIONING_INSTANCES (Graph's budget split evenly); an override",
     "PROVISIONING_REQUEST_RATE": "derived from PROVISIONING_INSTANCES (Graph's budget split evenly); an override",
+    "PROVISIONING_WRITE_WINDOW": "Graph's 150 s; set only for a test Graph with scaled windows (the benchmark)",
+    "PROVISIONING_REQUEST_WINDOW": "Graph's 10 s; set only for a test Graph with scaled windows (the benchmark)",
     "PROVISIONING_API_ISSUERS": "derived from PROVISIONING_CLOUD and the tenant (Entra's v1 and v2 issuers); an override",
     "PROVISIONING_LOCAL_FUNCTION_KEY": "the local runner's stand-in; Azure issues the function keys",
     "PROVISIONING_LOCAL_MASTER_KEY": "the local runner's stand-in; Azure issues the master key",
