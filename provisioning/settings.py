@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from provisioning.core.pace import QUOTA_REQUESTS, QUOTA_WINDOW_S, QUOTA_WRITES, REQUEST_WINDOW_S
 from provisioning.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -32,10 +33,8 @@ MAX_CONCURRENCY = 64
 # Graph's identity-and-access limits per app + tenant (graph-api.md section 7): 3,000 writes per 150 s;
 # 3,500 resource units per 10 s for the smallest tenants (5,000 medium, 8,000 large). Split evenly over
 # the PROVISIONING_INSTANCES processes that share the app registration and tenant.
-GRAPH_WRITES_PER_SECOND = 3000 / 150
-GRAPH_REQUESTS_PER_SECOND = 3500 / 10
-GRAPH_WRITE_WINDOW_S = 150.0
-GRAPH_REQUEST_WINDOW_S = 10.0
+GRAPH_WRITES_PER_SECOND = QUOTA_WRITES / QUOTA_WINDOW_S
+GRAPH_REQUESTS_PER_SECOND = QUOTA_REQUESTS / REQUEST_WINDOW_S
 DEFAULT_INSTANCES = 1
 MAX_INSTANCES = 1000
 
@@ -101,8 +100,8 @@ class Settings:
     instances: int = DEFAULT_INSTANCES  # processes sharing Graph's per-app-and-tenant budget
     write_rate: float | None = GRAPH_WRITES_PER_SECOND  # writes/s for this process; None: not paced
     request_rate: float | None = GRAPH_REQUESTS_PER_SECOND  # requests/s for this process; None: not paced
-    write_window_s: float = GRAPH_WRITE_WINDOW_S  # the span Graph counts writes over
-    request_window_s: float = GRAPH_REQUEST_WINDOW_S  # and requests (resource units) over
+    write_window_s: float = QUOTA_WINDOW_S  # the span Graph counts writes over
+    request_window_s: float = REQUEST_WINDOW_S  # and requests (resource units) over
     keyvault_certificate: KeyVaultCertificate | None = None  # in Azure, instead of certificate_path
 
     @property
@@ -134,8 +133,8 @@ class Settings:
         instances = reader.integer("INSTANCES", DEFAULT_INSTANCES, minimum=1, maximum=MAX_INSTANCES)
         write_rate = _read_rate(reader, "WRITE_RATE", GRAPH_WRITES_PER_SECOND / instances)
         request_rate = _read_rate(reader, "REQUEST_RATE", GRAPH_REQUESTS_PER_SECOND / instances)
-        write_window = reader.number("WRITE_WINDOW", GRAPH_WRITE_WINDOW_S, minimum=1.0, maximum=3600.0)
-        request_window = reader.number("REQUEST_WINDOW", GRAPH_REQUEST_WINDOW_S, minimum=0.1, maximum=3600.0)
+        write_window = reader.number("WRITE_WINDOW", QUOTA_WINDOW_S, minimum=1.0, maximum=3600.0)
+        request_window = reader.number("REQUEST_WINDOW", REQUEST_WINDOW_S, minimum=0.1, maximum=3600.0)
         reader.raise_problems()
         if credential.secret is not None:
             logger.warning(
@@ -225,11 +224,10 @@ class _Reader:
         if raw is None:
             return default
         try:
-            value = parse(raw)
+            value: N | None = parse(raw)
         except ValueError:
-            self.problem(name, f"must be {words}")
-            return default
-        if not minimum <= value <= maximum:
+            value = None
+        if value is None or not minimum <= value <= maximum:
             self.problem(name, f"must be {words}")
             return default
         return value

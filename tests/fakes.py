@@ -98,9 +98,10 @@ class FakeGraph:
         if refusal is not None:
             return _error(request, *refusal)
         self.applied.append(operation)
-        status = 204 if request.method == "DELETE" or isinstance(operation, SetSmsSignIn) else 200
-        if request.method == "POST" and not isinstance(operation, SetSmsSignIn):
-            status = 201
+        # Graph: an add is 201, a PATCH 200; a DELETE and an SMS sign-in action answer 204.
+        status = {"POST": 201, "PATCH": 200}.get(request.method, 204)
+        if isinstance(operation, SetSmsSignIn):
+            status = 204
         return BatchResponse(request.id, status, {}, {}, f"req-{len(self.applied)}")
 
     def _read(self, request: BatchRequest, user: str, state: FakeUser, tail: str) -> BatchResponse:

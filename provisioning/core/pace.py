@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import math
 
-# Graph's write quota for one app in one tenant: 3,000 writes per 150 s (graph-api.md section 7).
+# Graph's budgets for one app in one tenant (graph-api.md section 7): 3,000 writes per 150 s, and
+# 3,500 resource units per 10 s for the smallest tenants. The settings' defaults and the pacer's
+# windows come from here.
 QUOTA_WRITES = 3000
 QUOTA_WINDOW_S = 150.0
+QUOTA_REQUESTS = 3500
+REQUEST_WINDOW_S = 10.0
 
 
 def format_duration(seconds: float) -> str:

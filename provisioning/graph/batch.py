@@ -171,10 +171,11 @@ class BatchSender:
         return answers
 
     def _envelope(self, api: str, items: Sequence[BatchRequest]) -> dict[str, _Answer]:
-        self._pacer.acquire(writes=sum(r.is_write for r in items), requests=len(items))
+        writes = sum(r.is_write for r in items)
+        self._pacer.acquire(writes=writes, requests=len(items))
         with self._lock:
             self._requests_sent += len(items)
-            self._writes_sent += sum(r.is_write for r in items)
+            self._writes_sent += writes
             self._http_calls += 1
         url = f"{self._root}/{api}/$batch"
         client_request_id = _new_id()
@@ -192,7 +193,7 @@ class BatchSender:
             "%s $batch of %d (%d writes): %d (request-id %s, client-request-id %s)",
             api,
             len(items),
-            sum(r.is_write for r in items),
+            writes,
             response.status_code,
             response.headers.get("request-id"),
             client_request_id,

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
+from provisioning.core.pace import QUOTA_WINDOW_S, REQUEST_WINDOW_S
 from provisioning.graph.retry import BACKOFF_INITIAL, parse_retry_after
 
 # Graph sends x-ms-throttle-limit-percentage above 0.8 of a limit (1.2 means ~20% throttled). The window
@@ -34,8 +35,6 @@ SLOW_FACTOR = 0.9  # gentler decrease when Graph says we are close to a limit
 SLOW_INTERVAL_S = 1.0  # at most one SLOW_FACTOR cut per second
 MIN_FACTOR = 0.02  # never below 2% of the configured rate (20 writes/s -> 0.4/s)
 QUIET_S = 5.0  # no 429 and no high limit percentage for this long: start creeping back up
-WRITE_WINDOW_S = 150.0  # Graph's write quota: 3,000 per 150 s per app and tenant (graph-api.md section 7)
-REQUEST_WINDOW_S = 10.0  # and its request budget per 10 s
 RECOVERY_PER_S = 0.02  # share of the configured rate regained per quiet second (0.7 -> 1.0 in 15 s)
 
 
@@ -82,7 +81,7 @@ class Pacer:
         write_rate: float | None,
         request_rate: float | None = None,
         burst_s: float = 1.0,
-        write_window_s: float = WRITE_WINDOW_S,
+        write_window_s: float = QUOTA_WINDOW_S,
         request_window_s: float = REQUEST_WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,

@@ -13,7 +13,6 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from provisioning.core.job_records import (
@@ -44,10 +43,6 @@ MAX_UPDATE_ATTEMPTS = 200  # ETag races on progress.json; each retry backs off w
 T = TypeVar("T")
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class JobStore:
     """The primitives a pipeline job is built from; safe to share between threads and processes.
 
@@ -64,13 +59,11 @@ class JobStore:
         settings: StorageSettings,
         queue: WorkQueue,
         *,
-        clock: Callable[[], datetime] = _utc_now,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._blobs = blobs
         self._settings = settings
         self._queue = queue
-        self._clock = clock
         self._sleep = sleep
         self._marks = GroupCommit(self._mark_chunks)
 
@@ -163,8 +156,9 @@ class JobStore:
         before, _ = self._update_job(job_id, complete)
         return before.state is JobState.RUNNING
 
-    def rejection(self, record: JobRecord) -> JobRecord | None:
-        """The record of *record*'s file rejected as a whole, or None when its job fanned out already.
+    def rejection(self, record: JobRecord, finished: str) -> tuple[JobRecord, bool] | None:
+        """The record of *record*'s file rejected as a whole (at *finished*) and whether the job exists
+        already; None when its job fanned out already.
 
         The job may not exist yet, or exist as created but not fanned out (``chunks`` None); a job
         already rejected keeps its record (its reports are written again).
@@ -174,13 +168,13 @@ class JobStore:
             return None
         rejected = existing if existing is not None else record
         if rejected.state is not JobState.REJECTED:
-            rejected = replace(rejected, state=JobState.REJECTED, chunks=0, finished=self._now())
-        return rejected
+            rejected = replace(rejected, state=JobState.REJECTED, chunks=0, finished=finished)
+        return rejected, existing is not None
 
-    def mark_rejected(self, rejected: JobRecord) -> bool:
+    def mark_rejected(self, rejected: JobRecord, *, exists: bool) -> bool:
         """Record *rejected* (from ``rejection``); True iff this call made the job rejected."""
-        if self.create_job(rejected):
-            return True
+        if not exists:
+            return self.create_job(rejected)
 
         def reject(r: JobRecord) -> JobRecord:
             return rejected if r.state is JobState.RUNNING and r.chunks is None else r
@@ -223,9 +217,6 @@ class JobStore:
     @property
     def _state(self) -> str:
         return self._settings.state_container
-
-    def _now(self) -> str:
-        return self._clock().isoformat(timespec="seconds")
 
     def _load_progress(self, job_id: str) -> Progress:
         found = self._blobs.get_json(self._state, progress_blob(job_id))

@@ -250,9 +250,9 @@ class ChunkExecutor:
             elif (
                 now is not None
                 and unanswered(first.status)
-                and p.retries.get(p.next_index, 0) < MAX_POST_RETRIES
+                and (tries := p.retries.get(p.next_index, 0)) < MAX_POST_RETRIES
             ):
-                p.retries[p.next_index] = p.retries.get(p.next_index, 0) + 1  # the next round sends it again
+                p.retries[p.next_index] = tries + 1  # the next round sends it again
             else:
                 if not unanswered(first.status):
                     error = self._error(op, first)

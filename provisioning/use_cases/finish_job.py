@@ -57,7 +57,7 @@ class JobFinisher:
             msg = f"job {job_id}: {progress.count} of {progress.chunks} chunks done; nothing to finish yet"
             raise ValueError(msg)
         record = replace(record, chunks=progress.chunks)
-        finished = self._clock().isoformat(timespec="seconds")
+        finished = self._now()
         blobs = self._reports.open_completed(record)
         chunks = self._reports.chunk_outcomes(job_id, progress.chunks)
         summary = write_job_reports(chunks, blobs.report, blobs.undo, managed=record.managed)
@@ -73,8 +73,12 @@ class JobFinisher:
         True iff this call made the job rejected; a job already rejected gets its reports written
         again, and a job that fanned out or completed is left alone (False).
         """
-        rejected = self._jobs.rejection(record)
-        if rejected is None:
+        found = self._jobs.rejection(record, self._now())
+        if found is None:
             return False
+        rejected, exists = found
         self._reports.write_rejected(rejected, file_errors)  # before job.json: status never points at nothing
-        return self._jobs.mark_rejected(rejected)
+        return self._jobs.mark_rejected(rejected, exists=exists)
+
+    def _now(self) -> str:
+        return self._clock().isoformat(timespec="seconds")

@@ -55,7 +55,7 @@ def _blobs(settings):
 @pytest.fixture(name="store")
 def _store(settings, blobs):
     queue = WorkQueue(build_queue(settings, settings.work_queue))
-    return JobStore(blobs, settings, queue, clock=lambda: FINISHED, sleep=lambda _: None)
+    return JobStore(blobs, settings, queue, sleep=lambda _: None)
 
 
 @pytest.fixture(name="finisher")
