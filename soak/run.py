@@ -297,6 +297,9 @@ class Driver:
             "PROVISIONING_HTTP_TIMEOUT": str(self.config.http_timeout_s),
             "PROVISIONING_WRITE_RATE": str(15 * self.config.time_scale),
             "PROVISIONING_REQUEST_RATE": str(300 * self.config.time_scale),
+            # the sandbox's windows, scaled like its rates: the pacer's windows and presence follow them
+            "PROVISIONING_WRITE_WINDOW": str(150 / self.config.time_scale),
+            "PROVISIONING_REQUEST_WINDOW": str(10 / self.config.time_scale),
         }  # fmt: skip
 
     @staticmethod

@@ -76,14 +76,17 @@ class Services:
     def chunk_executor(self) -> ChunkExecutor:
         """Chunks through JSON $batch, on the same connections and pacer as ``graph()``.
 
-        Each call also refreshes (at most every 15 s) how many worker processes share Graph's
-        per-app budget, and paces this one at its share.
+        The first call also joins the worker presence: from then on the pacer asks, before each
+        envelope, how many worker processes share Graph's per-app budget (refreshed every tenth of the
+        write window, 15 s), and paces this one at its share.
         """
         stack = self.stack()
         with self._lock:
             if self._presence is None:
-                self._presence = Presence(self.blobs, self.storage.state_container)
-        stack.pacer.set_share(self._presence.live())
+                interval = self.settings().write_window_s / 10
+                self._presence = Presence(self.blobs, self.storage.state_container, interval_s=interval,
+                                          ttl_s=3 * interval)  # fmt: skip
+                stack.pacer.follow(self._presence.share)
         root = self.settings().graph_root
         return ChunkExecutor(stack.batch, GraphPaths(root), root)
 

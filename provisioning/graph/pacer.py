@@ -7,7 +7,9 @@ at most ``b + r * W`` through in any window of ``W`` seconds, whatever its start
 empty and refills at ``rate - b / W``: no window of ``W`` seconds, sliding or fixed, from the first
 second on, holds more than ``rate * W`` (the quota), and the steady state is ``1 - b / (rate * W)`` of it
 (99.3% for 20 writes/s with a one-envelope burst of 20). Processes sharing the budget divide both the
-rate and the burst (``set_share``), so their sum keeps the same bound.
+rate and the burst (``set_share``, or ``follow`` a live count), so their sum keeps the same bound; a
+process that joins holds its writes until the others have counted it (storage/presence.py), so a join
+never puts a share too many into a window.
 
 Build one ``Pacer`` per process and share it between the ``$batch`` sender and, through
 ``SingleRequestPacing``, the one-request-at-a-time ``GraphClient``.
@@ -25,6 +27,8 @@ import httpx
 from provisioning.core.pace import QUOTA_WINDOW_S, REQUEST_WINDOW_S
 from provisioning.graph.retry import BACKOFF_INITIAL, parse_retry_after
 
+ShareSource = Callable[[], tuple[int, float]]  # (live processes, seconds this one must hold its writes)
+
 # Graph sends x-ms-throttle-limit-percentage above 0.8 of a limit (1.2 means ~20% throttled). The window
 # guarantee keeps this app's own writes at or below 1.0 by construction, so 0.8..1.0 is its own pace at
 # the ceiling; only above 1.0 does someone else (another app, the tenant's cap, resource units this pacer
@@ -36,6 +40,10 @@ SLOW_INTERVAL_S = 1.0  # at most one SLOW_FACTOR cut per second
 MIN_FACTOR = 0.02  # never below 2% of the configured rate (20 writes/s -> 0.4/s)
 QUIET_S = 5.0  # no 429 and no high limit percentage for this long: start creeping back up
 RECOVERY_PER_S = 0.02  # share of the configured rate regained per quiet second (0.7 -> 1.0 in 15 s)
+BURST = 20.0  # a bucket holds one $batch envelope: the steady state is 1 - 20 / quota (99.3% of 3,000)
+POLL_SHARE = 1 / 75  # of the write window: a caller waiting its turn looks again at its share and the
+# rate this often (2 s of Graph's 150), well inside a heartbeat's lifetime (presence.py)
+_EPSILON_S = 1e-9  # waits shorter than this are float rounding
 
 
 class _Bucket:
@@ -43,25 +51,33 @@ class _Bucket:
 
     It starts empty and refills at ``rate - capacity / window_s``, so that no *window_s* seconds hold
     more than ``rate * window_s`` takes (the module's docstring). *factor* scales rate and capacity alike
-    (a slow-down, or this process's share of the budget).
+    (a slow-down, or this process's share of the budget). A taker in debt holds a ticket, the refill
+    total at which its debt is repaid, so a rate that drops while it waits (a 429, a process joining)
+    makes it wait longer: nothing goes out before it is earned.
     """
 
-    def __init__(self, rate: float, burst_s: float, window_s: float, now: float) -> None:
+    def __init__(self, rate: float, burst: float, window_s: float, now: float) -> None:
         self.rate = rate
-        self.capacity = min(max(rate * burst_s, 1.0), rate * window_s / 2)
+        self.capacity = min(max(burst, 1.0), rate * window_s / 2)
         self.fill = rate - self.capacity / window_s
         self.tokens = 0.0
+        self.earned = 0.0  # every token ever refilled: tickets are counted on it
         self.stamp = now
 
     def refill(self, now: float, factor: float) -> None:
-        elapsed = max(now - self.stamp, 0.0)
-        self.tokens = min(self.capacity * factor, self.tokens + elapsed * self.fill * factor)
+        added = max(now - self.stamp, 0.0) * self.fill * factor
+        self.earned += added
+        self.tokens = min(self.capacity * factor, self.tokens + added)
         self.stamp = now
 
-    def take(self, count: float, factor: float) -> float:
-        """Take *count* tokens; the seconds until the bucket is out of debt again."""
+    def take(self, count: float) -> float:
+        """Take *count* tokens; the ticket: the ``earned`` total at which the taker may go."""
         self.tokens -= count
-        return max(-self.tokens, 0.0) / (self.fill * factor)
+        return self.earned + max(-self.tokens, 0.0)
+
+    def wait(self, ticket: float, factor: float) -> float:
+        """Seconds until *ticket* is earned at the rate in force now."""
+        return max(ticket - self.earned, 0.0) / (self.fill * factor)
 
 
 class Pacer:
@@ -70,9 +86,9 @@ class Pacer:
 
     *write_rate* and *request_rate* are per second for this process (``None``: not paced, though a 429
     still pauses everyone): the quota over *write_window_s* (150 s) and *request_window_s* (10 s)
-    divided by the window. A bucket holds *burst_s* seconds of its rate, so an envelope of 20 writes may
-    go at once; a taker larger than the bucket goes into debt, and no window ever holds more than the
-    quota (the module's docstring).
+    divided by the window. A bucket holds *burst* tokens (one envelope of 20, and never more than half a
+    window's quota), so after a quiet spell an envelope may go at once; a taker larger than what the
+    bucket holds goes into debt, and no window ever holds more than the quota (the module's docstring).
     """
 
     def __init__(
@@ -80,7 +96,7 @@ class Pacer:
         *,
         write_rate: float | None,
         request_rate: float | None = None,
-        burst_s: float = 1.0,
+        burst: float = BURST,
         write_window_s: float = QUOTA_WINDOW_S,
         request_window_s: float = REQUEST_WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
@@ -94,12 +110,14 @@ class Pacer:
         self._sleep = sleep
         self._lock = threading.Lock()
         now = clock()
-        self._writes = _Bucket(write_rate, burst_s, write_window_s, now) if write_rate is not None else None
+        self._writes = _Bucket(write_rate, burst, write_window_s, now) if write_rate is not None else None
         self._requests = (
-            _Bucket(request_rate, burst_s / 4, request_window_s, now) if request_rate is not None else None
+            _Bucket(request_rate, burst, request_window_s, now) if request_rate is not None else None
         )
         self._factor = 1.0
         self._share = 1  # live worker processes sharing the app+tenant budget (see presence.py)
+        self._share_source: ShareSource | None = None
+        self._poll_s = write_window_s * POLL_SHARE
         self._pause_until = now
         self._last_signal = -math.inf  # last 429 or high limit percentage
         self._last_slow = -math.inf
@@ -115,23 +133,40 @@ class Pacer:
 
     def set_share(self, processes: int) -> None:
         """Divide the configured rates among *processes* live worker processes (1 or more)."""
-        with self._lock:
-            self._update(self._clock())
-            self._share = max(1, processes)
+        self._apply_share(processes, 0.0)
+
+    def follow(self, source: ShareSource) -> None:
+        """Take the share from *source* before every acquisition: the live process count, and a hold
+        while a joining process waits to be counted (``Presence.share``; it caches between refreshes)."""
+        self._share_source = source
 
     def acquire(self, *, writes: int = 0, requests: int = 1) -> None:
         """Block until the budgets allow *writes* writes among *requests* requests, and no pause is on."""
+        self._follow_share()
         self._wait_out_pause()
         with self._lock:
             self._update(self._clock())
-            wait = 0.0
-            if self._writes is not None and writes > 0:
-                wait = self._writes.take(writes, self._factor / self._share)
-            if self._requests is not None and requests > 0:
-                wait = max(wait, self._requests.take(requests, self._factor / self._share))
-        if wait > 0:
-            self._sleep(wait)
+            tickets = [
+                (bucket, bucket.take(count))
+                for bucket, count in ((self._writes, writes), (self._requests, requests))
+                if bucket is not None and count > 0
+            ]
+        while tickets:
+            with self._lock:
+                self._update(self._clock())
+                wait = max(bucket.wait(ticket, self._factor / self._share) for bucket, ticket in tickets)
+            if wait <= _EPSILON_S:
+                break
+            before = self._clock()
+            self._sleep(min(wait, self._poll_s))  # then look again: the share or the rate may have changed
+            if self._clock() <= before:  # a clock that does not move with sleep (a test's): done
+                break
+            self._follow_share()
         self._wait_out_pause()  # a 429 may have come in while this caller waited its turn
+
+    def _follow_share(self) -> None:
+        if self._share_source is not None:
+            self._apply_share(*self._share_source())
 
     def throttled(self, retry_after: float) -> None:
         """A 429: everyone waits until now + *retry_after*; the rate is cut by 30% (once per pause)."""
@@ -144,10 +179,28 @@ class Pacer:
                 # Many 429s arrive together (20 items of one envelope, concurrent envelopes): one cut.
                 self._factor = max(self._factor * THROTTLED_FACTOR, MIN_FACTOR)
                 self._cut_allowed_at = max(self._pause_until, now + SLOW_INTERVAL_S)
-            for bucket in (self._writes, self._requests):
-                if bucket is not None:  # no burst when the pause ends: resume at the rate
-                    bucket.stamp = self._pause_until
-                    bucket.tokens = min(bucket.tokens, 0.0)
+            self._restart_buckets()
+
+    def _apply_share(self, processes: int, hold_s: float) -> None:
+        """Pace at 1/*processes* of the rates from now on, holding everything for *hold_s* (and the
+        poll interval, the most a busy process may lag behind its own refresh) if it is above 0."""
+        with self._lock:
+            now = self._clock()
+            self._update(now)
+            self._share = max(1, processes)
+            for bucket in (self._writes, self._requests):  # a smaller share: a smaller burst at once
+                if bucket is not None:
+                    bucket.tokens = min(bucket.tokens, bucket.capacity * self._factor / self._share)
+            if hold_s > 0 and now + hold_s + self._poll_s > self._pause_until:
+                self._pause_until = now + hold_s + self._poll_s
+                self._restart_buckets()
+
+    def _restart_buckets(self) -> None:
+        """No burst when a pause ends: the buckets resume, empty, at the rate (lock held)."""
+        for bucket in (self._writes, self._requests):
+            if bucket is not None:
+                bucket.stamp = self._pause_until
+                bucket.tokens = min(bucket.tokens, 0.0)
 
     def observe(self, limit_percentage: float | None) -> None:
         """Graph's ``x-ms-throttle-limit-percentage`` of one response: above 1.0, slow down by 10%

@@ -436,13 +436,13 @@ def test_an_envelope_rejected_with_400_is_returned_for_every_item():
 
 
 def test_each_envelope_waits_for_its_writes_in_the_budget():
-    """40 writes at 10 writes/s (bucket of 10, starting empty): the two envelopes need 40 / (10 - 10/150) s."""
+    """40 writes at 10 writes/s (bucket of 20, starting empty): the two envelopes need 40 / (10 - 20/150) s."""
     setup = _setup(_Graph(), write_rate=10.0, concurrency=1)
     start = setup.clock.now
 
     setup.sender.send([_patch(f"w{i}") for i in range(40)])
 
-    assert setup.clock.now - start == pytest.approx(40 / (10 - 10 / 150))
+    assert setup.clock.now - start == pytest.approx(40 / (10 - 20 / 150))
 
 
 def test_limit_percentages_and_inner_429s_reach_the_pacer():

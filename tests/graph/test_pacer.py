@@ -17,8 +17,8 @@ def _pacer(clock: FakeClock, *, write_rate: float | None = 20.0, request_rate: f
 
 
 def test_the_write_rate_is_honoured_over_many_acquisitions():
-    """100 single writes at 10/s with a 1 s burst: the bucket starts empty and refills at 10 - 10/150
-    per second (so no 150 s window holds more than 1,500), so they take 100 / (10 - 10/150) s."""
+    """100 single writes at 10/s with a bucket of one envelope (20): it starts empty and refills at
+    10 - 20/150 per second (so no 150 s window holds more than 1,500), so they take 100 / (10 - 20/150) s."""
     clock = FakeClock()
     pacer = _pacer(clock, write_rate=10.0)
     start = clock.now
@@ -26,11 +26,11 @@ def test_the_write_rate_is_honoured_over_many_acquisitions():
     for _ in range(100):
         pacer.acquire(writes=1)
 
-    assert clock.now - start == pytest.approx(100 / (10 - 10 / 150))
+    assert clock.now - start == pytest.approx(100 / (10 - 20 / 150))
 
 
 def test_an_envelope_larger_than_the_bucket_goes_into_debt_and_keeps_the_rate():
-    """Three envelopes of 20 writes at 5/s (bucket of 5, starting empty) take 60 / (5 - 5/150) s in all."""
+    """Three envelopes of 20 writes at 5/s (a bucket of 20, starting empty) take 60 / (5 - 20/150) s."""
     clock = FakeClock()
     pacer = _pacer(clock, write_rate=5.0)
     start = clock.now
@@ -38,12 +38,12 @@ def test_an_envelope_larger_than_the_bucket_goes_into_debt_and_keeps_the_rate():
     for _ in range(3):
         pacer.acquire(writes=20, requests=20)
 
-    assert clock.now - start == pytest.approx(60 / (5 - 5 / 150))
+    assert clock.now - start == pytest.approx(60 / (5 - 20 / 150))
 
 
 def test_the_request_rate_counts_reads_too():
-    """Ten envelopes of 20 reads at 50 requests/s (a 0.25 s burst of 12.5 over a 10 s window) take
-    200 / (50 - 12.5/10) s; writes are not limited."""
+    """Ten envelopes of 20 reads at 50 requests/s (a bucket of 20 over a 10 s window) take
+    200 / (50 - 20/10) s; writes are not limited."""
     clock = FakeClock()
     pacer = _pacer(clock, write_rate=None, request_rate=50.0)
     start = clock.now
@@ -51,7 +51,7 @@ def test_the_request_rate_counts_reads_too():
     for _ in range(10):
         pacer.acquire(writes=0, requests=20)
 
-    assert clock.now - start == pytest.approx(200 / (50 - 12.5 / 10))
+    assert clock.now - start == pytest.approx(200 / (50 - 20 / 10))
 
 
 def test_reads_do_not_spend_the_write_budget():
@@ -109,7 +109,7 @@ def test_after_a_pause_sending_resumes_at_the_reduced_rate_without_a_burst():
     for _ in range(10):
         pacer.acquire(writes=1)
 
-    assert clock.now - start == pytest.approx(1.0 + 10 / (0.7 * (10 - 10 / 150)))
+    assert clock.now - start == pytest.approx(1.0 + 10 / (0.7 * (10 - 20 / 150)))
 
 
 @pytest.mark.parametrize(
@@ -222,7 +222,7 @@ def test_single_requests_wait_out_the_pause_of_a_429():
 
 
 def test_single_writes_spend_the_write_budget_and_reads_do_not():
-    """At 1 write/s (a bucket of 1 that starts empty), each of three PATCHes waits 1 / (1 - 1/150) s;
+    """At 1 write/s (a bucket of 20 that starts empty), each of three PATCHes waits 1 / (1 - 20/150) s;
     GETs in between wait nothing."""
     clock = FakeClock()
     pacer = _pacer(clock, write_rate=1.0)
@@ -233,7 +233,7 @@ def test_single_writes_spend_the_write_budget_and_reads_do_not():
         http.get("https://graph.test/v1.0/users/a/authentication/methods")
         http.patch("https://graph.test/v1.0/users/a/authentication/phoneMethods/x", json={})
 
-    assert clock.slept == pytest.approx([1 / (1 - 1 / 150)] * 3)
+    assert clock.slept == pytest.approx([1 / (1 - 20 / 150)] * 3)
 
 
 def test_single_request_pacing_leaves_batch_envelopes_to_the_sender():

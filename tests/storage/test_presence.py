@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from azure.storage.blob import BlobServiceClient
 
 from provisioning.graph.pacer import Pacer
@@ -63,3 +64,25 @@ def test_the_pacer_divides_its_rate_by_the_share():
     pacer.set_share(4)
 
     assert pacer.current_write_rate == 5.0
+
+
+def test_a_process_that_finds_others_holds_its_writes_until_they_have_counted_it(storage_connection):
+    """The first process alone may write at once; one that joins it holds for one interval and a third,
+    by when the first has refreshed its count (at most one interval later) and slowed to its share."""
+    blobs, container = store(storage_connection)
+    clock = [0.0]
+    first = Presence(blobs, container, instance="first", interval_s=15, clock=lambda: clock[0])
+    joiner = Presence(blobs, container, instance="joiner", interval_s=15, clock=lambda: clock[0])
+
+    alone = first.share()
+    joined = joiner.share()
+    clock[0] = 19.0
+    later = joiner.share()
+    clock[0] = 21.0
+    settled = joiner.share()
+
+    assert alone == (1, 0.0)
+    assert joined == (2, 20.0)
+    assert later[0] == 2
+    assert later[1] == pytest.approx(1.0)
+    assert settled == (2, 0.0)
