@@ -148,15 +148,17 @@ class Stack:
         throttle: bool,
         time_scale: float = 1.0,
         record: Path | None = None,
+        batch_latency: str = "per-envelope",
     ) -> Sandbox:
-        """The Graph sandbox as a process; with *record*, it records its Graph traffic there (recorder.py)."""
+        """The Graph sandbox as a process; with *record*, it records its Graph traffic there (recorder.py);
+        *batch_latency* is what a ``$batch`` costs (tests/sandbox/README.md, "Latency and faults")."""
         env_file = self.work / f"{name}.env"
         env_file.unlink(missing_ok=True)
         args = [
             sys.executable, "-m", "tests.sandbox", "--port", "0", "--seed", str(seed),
             "--env-file", str(env_file), "--state-dir", str(self.work / "sandbox-state"),
             "--latency-ms", str(latency_ms), "--throttle", "on" if throttle else "off",
-            "--time-scale", str(time_scale),
+            "--time-scale", str(time_scale), "--batch-latency", batch_latency,
         ]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if k != "GRAPH_SANDBOX_RECORD"}  # no recording by default
         if record is not None:
@@ -164,6 +166,12 @@ class Stack:
         proc = self.spawn(name, args, {**env, "PYTHONPATH": str(ROOT)})
         self.wait_for_file(env_file, proc, self.work / f"{name}.log", 120)
         return Sandbox(read_env_file(env_file), proc)
+
+    def stop_named(self, name: str) -> None:
+        """Stop the process started as *name* (and its group), if it is still in the stack."""
+        for started, proc, _ in list(self.procs):
+            if started == name:
+                self.stop(proc)
 
     def runner(self, name: str, env: Mapping[str, str], *, workers: int) -> dict[str, str]:
         """The local Functions runner (invocations counted, bench.counting_runner); its ready file."""

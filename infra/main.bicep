@@ -44,8 +44,8 @@ param maxFileBytes int = 67108864
 @description('Most data rows in one CSV.')
 param maxRows int = 1000000
 
-@description('Users in flight at once per worker. Per instance: this times host.json batchSize concurrent chunks.')
-param concurrency int = 4
+@description('Chunks in flight in the HTTP path; the HTTP pool holds 4 x this many connections (at least the 12 chunks host.json lets an instance run).')
+param concurrency int = 16
 
 @description('Seconds per Graph request.')
 param httpTimeoutSeconds int = 30

@@ -28,7 +28,12 @@ DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_ROWS = 1_000_000
 DEFAULT_HTTP_TIMEOUT = 30.0
 DEFAULT_MAX_ATTEMPTS = 6
-DEFAULT_CONCURRENCY = 4
+# Chunks of up to 20 users in flight in the CLI and the HTTP path (a queue worker's come from host.json);
+# each may have ENVELOPES_PER_ROUND envelopes in flight (graph/batch.py). Graph documents no limit on
+# concurrent requests for identity and access, only rates (graph-api.md section 7), which the pacer
+# holds whatever the concurrency; 16 is what it takes to reach the write quota and the read budget
+# even if Graph serves a $batch's items one after another (the strict reading of section 6).
+DEFAULT_CONCURRENCY = 16
 MAX_CONCURRENCY = 64
 # Graph's identity-and-access limits per app + tenant (graph-api.md section 7): 3,000 writes per 150 s;
 # 3,500 resource units per 10 s for the smallest tenants (5,000 medium, 8,000 large). Split evenly over

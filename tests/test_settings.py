@@ -52,7 +52,7 @@ def test_minimal_settings_take_global_cloud_defaults(env: dict[str, str], cert_f
     assert settings.scope == "https://graph.microsoft.com/.default"
     assert settings.certificate_path == cert_file
     assert settings.limits == InputLimits(None, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_ROWS)
-    assert (settings.http_timeout, settings.max_attempts, settings.concurrency) == (30.0, 6, 4)
+    assert (settings.http_timeout, settings.max_attempts, settings.concurrency) == (30.0, 6, 16)
 
 
 @pytest.mark.parametrize(

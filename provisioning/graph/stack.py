@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from provisioning.graph.auth import BearerAuth, TokenSource, build_token_provider
-from provisioning.graph.batch import BatchSender
+from provisioning.graph.batch import ENVELOPES_PER_ROUND, BatchSender
 from provisioning.graph.client import GraphClient
 from provisioning.graph.pacer import Pacer, SingleRequestPacing
 from provisioning.graph.retry import graph_retrying
@@ -103,7 +103,7 @@ def build_graph_stack(
         pacer=pacer,
         max_attempts=settings.max_attempts,
         sleep=sleep,
-        concurrency=settings.concurrency,
+        concurrency=ENVELOPES_PER_ROUND,
     )
     return GraphStack(graph, batch, pacer)
 
@@ -126,11 +126,12 @@ def build_http(
     verify: ssl.SSLContext | bool = (
         ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else True
     )
-    # One connection per worker plus headroom for the re-reads and lookups a worker makes in between.
+    # Every chunk in flight (PROVISIONING_CONCURRENCY of them) may have a round's envelopes in flight at
+    # once, so the pool holds that many connections; a smaller pool would queue envelopes behind each
+    # other and, if Graph serves an envelope's items one after another, cut the throughput to the pool's.
+    connections = settings.concurrency * ENVELOPES_PER_ROUND
     limits = httpx.Limits(
-        max_connections=settings.concurrency * 2,
-        max_keepalive_connections=settings.concurrency * 2,
-        keepalive_expiry=30.0,
+        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=30.0
     )
     http = httpx.Client(
         auth=BearerAuth(tokens),

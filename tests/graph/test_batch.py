@@ -114,7 +114,7 @@ class _Setup:
 
 
 def _setup(
-    graph: _Graph, *, attempts: int = 6, write_rate: float | None = None, concurrency: int = 4
+    graph: _Graph, *, attempts: int = 6, write_rate: float | None = None, concurrency: int = 1
 ) -> _Setup:
     clock = FakeClock()
     pacer = Pacer(write_rate=write_rate, clock=clock, sleep=clock.sleep)
@@ -166,15 +166,39 @@ def _throttle_once(retry_after: dict[str, str]) -> Rule:
 # --- packing -------------------------------------------------------------------------------------
 
 
-def test_requests_are_packed_twenty_to_an_envelope():
-    """45 reads go as envelopes of 20, 20 and 5 to /v1.0/$batch."""
+def test_requests_are_packed_at_most_twenty_to_an_envelope_and_evenly():
+    """45 reads go as three envelopes of 15 to /v1.0/$batch (no envelope waits on a longer one)."""
     setup = _setup(_Graph())
 
     setup.sender.send([_get(f"u{i}") for i in range(45)])
 
-    assert sorted(len(items) for _, items in setup.graph.envelopes) == [5, 20, 20]
+    assert sorted(len(items) for _, items in setup.graph.envelopes) == [15, 15, 15]
     assert {path for path, _ in setup.graph.envelopes} == {"/v1.0/$batch"}
     assert (setup.sender.http_calls, setup.sender.requests_sent) == (3, 45)
+
+
+def test_a_round_is_spread_evenly_over_the_senders_concurrency():
+    """With 4 envelopes in flight: 20 reads go as four envelopes of 5, 45 as four of 11 or 12, 3 as three of 1."""
+    sizes = []
+    for count in (20, 45, 3):
+        setup = _setup(_Graph(), concurrency=4)
+
+        responses = setup.sender.send([_get(f"u{i}") for i in range(count)])
+
+        assert set(_statuses(responses).values()) == {200}
+        sizes.append(sorted(len(items) for _, items in setup.graph.envelopes))
+    assert sizes == [[5, 5, 5, 5], [11, 11, 11, 12], [1, 1, 1]]
+
+
+def test_a_spread_round_keeps_every_chain_whole_in_its_own_envelope():
+    """Spreading splits only the independent requests: a chain of three stays one sequential envelope."""
+    setup = _setup(_Graph(), concurrency=4)
+
+    setup.sender.send([_get(f"u{i}") for i in range(8)] + _chain("a", 3))
+
+    assert sorted(setup.graph.ids()) == sorted(
+        [["a0", "a1", "a2"], ["u0", "u1"], ["u2", "u3"], ["u4", "u5"], ["u6", "u7"]]
+    )
 
 
 def test_each_chain_goes_alone_in_a_sequential_envelope_and_the_rest_in_parallel_ones():
@@ -463,7 +487,7 @@ def test_limit_percentages_and_inner_429s_reach_the_pacer():
 def test_several_envelopes_of_one_call_are_in_flight_at_once():
     """Four envelopes meet at a barrier inside the transport: they were sent concurrently."""
     graph = _Graph(barrier=threading.Barrier(4, timeout=5))
-    setup = _setup(graph)
+    setup = _setup(graph, concurrency=4)
 
     responses = setup.sender.send([_get(f"u{i}") for i in range(80)])
 

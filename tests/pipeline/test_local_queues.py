@@ -82,6 +82,34 @@ def test_the_poller_keeps_polling_through_storage_errors(storage_connection: str
         thread.join(timeout=10)
 
 
+def test_a_slow_message_does_not_hold_back_the_next_batch(storage_connection: str):
+    """As the host's newBatchThreshold: with a batch of 4 and a threshold of 2, eight quick messages
+    are all done while one slow message of the first batch still runs."""
+    queue, done = f"refill-{uuid.uuid4().hex[:8]}", list[bytes]()
+
+    def call(msg):
+        body = msg.get_body()
+        time.sleep(4.0 if body == b"slow" else 0.05)
+        done.append(body)
+
+    function = Function("work", {"type": "queueTrigger", "name": "msg", "queueName": queue}, call)
+    options = QueueOptions(
+        max_dequeue_count=5, batch_size=4, max_polling_interval_s=0.2, new_batch_threshold=2
+    )
+    poller = QueuePoller(function, storage_connection, options, lock_s=30)
+    direct = QueueClient.from_connection_string(storage_connection, queue)
+    for body in ["c2xvdw=="] + ["cXVpY2s="] * 8:  # base64 "slow", then "quick" x 8
+        direct.send_message(body)
+    thread = _run(poller)
+    try:
+        assert _wait(lambda: b"slow" in done)
+    finally:
+        poller.stop.set()
+        thread.join(timeout=10)
+
+    assert done == [b"quick"] * 8 + [b"slow"]
+
+
 @pytest.mark.parametrize(("value", "expected"), [("", DEFAULT_LOCK_S), ("6", 6)])
 def test_the_lock_comes_from_the_environment(value: str, expected: int):
     """PROVISIONING_LOCAL_LOCK_S sets how long a running message is held; empty keeps the default."""

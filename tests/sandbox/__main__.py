@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from tests.sandbox.batch import BATCH_LATENCY
 from tests.sandbox.config import SandboxConfig
 from tests.sandbox.faults import FaultConfig
 from tests.sandbox.sandbox import Sandbox
@@ -21,6 +22,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--env-file", type=Path, help="write KEY=value settings here once listening")
     parser.add_argument("--state-dir", type=Path, default=Path(".sandbox"), help="certificates and keys")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    parser.add_argument(
+        "--batch-latency",
+        choices=BATCH_LATENCY,
+        default="per-envelope",
+        help="what a $batch costs: one latency, one per dependsOn level, or one per inner request in turn",
+    )
     parser.add_argument("--throttle", choices=("on", "off"), default="on")
     parser.add_argument(
         "--time-scale", type=float, default=1.0, help="shrink throttling windows by this factor"
@@ -59,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     faults = FaultConfig(rate=args.fault_rate, seed=args.fault_seed, after_commit=args.fault_after_commit,
                          timeout_s=args.fault_timeout_s)  # fmt: skip
-    config = SandboxConfig(port=args.port, latency_ms=args.latency_ms, throttle=args.throttle == "on",
-                           time_scale=args.time_scale, faults=faults, page_size=args.page_size,
+    config = SandboxConfig(port=args.port, latency_ms=args.latency_ms, batch_latency=args.batch_latency,
+                           throttle=args.throttle == "on", time_scale=args.time_scale, faults=faults, page_size=args.page_size,
                            delta_expiry=args.delta_expiry, tier=args.tier,
                            default_phone_delete=args.default_phone_delete)  # fmt: skip
     stop = threading.Event()

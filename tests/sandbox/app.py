@@ -39,7 +39,7 @@ class SandboxApp:
         self.recorder = Recorder(self.record) if self.record else Recorder.from_env()
 
     def configure(self, changes: dict[str, object]) -> SandboxConfig:
-        """Apply run-time changes (latency, throttle, time scale / limits, faults); returns the new config."""
+        """Apply run-time changes (latency and its batch model, throttle, time scale / limits, faults); returns the new config."""
         with self._config_lock:
             old, new = self.config, self.config.updated(changes)
             self.config = new
@@ -50,6 +50,7 @@ class SandboxApp:
             if "faults" in changes:
                 self.graph.faults.configure(new.faults)
             self.batches.shuffle = new.shuffle_batch
+            self.batches.latency = new.batch_latency_model()
             return new
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from tests.sandbox.batch import BATCH_LATENCY, BatchLatency
 from tests.sandbox.faults import FaultConfig
 from tests.sandbox.throttle import TIERS, WRITE_MODELS, Limits
 
@@ -18,6 +19,9 @@ class SandboxConfig:
 
     port: int = 0
     latency_ms: float = 0.0
+    # What a $batch costs in latency_ms units (batch.BatchLatency): "per-envelope" one (today's, the
+    # kindest reading), "per-level" one per dependsOn level, "per-item" one per inner request in turn.
+    batch_latency: str = "per-envelope"
     throttle: bool = True
     time_scale: float = 1.0
     resource_units: int | None = None  # RU per window per (app, tenant); None = the tier's quota
@@ -43,6 +47,9 @@ class SandboxConfig:
         if self.page_size < 1:
             msg = "page_size must be at least 1"
             raise ValueError(msg)
+        if self.batch_latency not in BATCH_LATENCY:
+            msg = f"batch_latency must be one of {list(BATCH_LATENCY)}"
+            raise ValueError(msg)
         if self.write_model not in WRITE_MODELS:
             msg = f"write_model must be one of {list(WRITE_MODELS)}"
             raise ValueError(msg)
@@ -62,6 +69,10 @@ class SandboxConfig:
             self.resource_units, self.ru_window_s, self.writes, self.write_window_s, self.time_scale,
             self.tier, self.tenant_writes, self.tenant_window_s, self.write_model,
         )  # fmt: skip
+
+    def batch_latency_model(self) -> BatchLatency:
+        """The latency model of ``$batch`` envelopes."""
+        return BatchLatency(self.batch_latency, self.latency_ms / 1000.0)
 
     def updated(self, changes: dict[str, Any]) -> SandboxConfig:
         """A copy with JSON-style changes applied (``faults`` may be a dict of fault settings)."""

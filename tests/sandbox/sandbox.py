@@ -61,7 +61,9 @@ class Sandbox:
         stats = Stats()
         graph = GraphService(tenant, signer, Throttle(config.limits()), FaultInjector(config.faults), stats, url,
                              audiences, config.throttle, config.page_size, config.delta_expiry)  # fmt: skip
-        batches = BatchRunner(graph, shuffle=config.shuffle_batch, seed=config.faults.seed)
+        batches = BatchRunner(
+            graph, shuffle=config.shuffle_batch, seed=config.faults.seed, latency=config.batch_latency_model()
+        )
         app = SandboxApp(config, tenant, Entra(tenant, signer, url, audiences), graph, batches, stats)
         graph.settings = lambda: app.config  # rule choices follow configure() without app.py pushing them
         server.app = app

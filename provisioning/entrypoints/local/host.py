@@ -35,6 +35,12 @@ class QueueOptions:
     batch_size: int = 16
     message_encoding: str = "base64"
     max_polling_interval_s: float = 2.0
+    new_batch_threshold: int | None = None  # the host's default: batchSize / 2
+
+    @property
+    def refill_at(self) -> int:
+        """A new batch is fetched once no more than this many messages are still running."""
+        return self.batch_size // 2 if self.new_batch_threshold is None else self.new_batch_threshold
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,7 @@ def queue_options(host_json: Path = ROOT / "host.json") -> QueueOptions:
         batch_size=int(queues.get("batchSize", defaults.batch_size)),
         message_encoding=str(queues.get("messageEncoding", defaults.message_encoding)),
         max_polling_interval_s=_seconds(queues.get("maxPollingInterval"), defaults.max_polling_interval_s),
+        new_batch_threshold=int(queues["newBatchThreshold"]) if "newBatchThreshold" in queues else None,
     )
 
 

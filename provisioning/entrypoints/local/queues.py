@@ -77,17 +77,26 @@ class QueuePoller:
         self.poison = queue_client(connection, f"{name}-poison", options)
         self._leases: dict[str, _Lease] = {}
         self._leases_lock = threading.Lock()
+        self._running = 0  # messages handed to the pool and not yet settled
+        self._running_changed = threading.Condition()
         for client in (self.queue, self.poison):
             with contextlib.suppress(ResourceExistsError):
                 client.create_queue()
 
     def run(self) -> None:
-        """Poll with the host's back-off (100 ms after a hit, growing to maxPollingInterval when idle)."""
+        """Poll with the host's back-off (100 ms after a hit, growing to maxPollingInterval when idle).
+
+        As the host does, a new batch is fetched as soon as no more than ``newBatchThreshold`` messages
+        are still running (not when the whole batch is done), so up to ``batchSize + newBatchThreshold``
+        run at once and one slow chunk does not hold the others' places.
+        """
         renewer = threading.Thread(target=self._renew_loop, name=f"renew-{self.function.name}", daemon=True)
         renewer.start()
         idle = 0.1
-        with ThreadPoolExecutor(max_workers=self.options.batch_size) as pool:
+        with ThreadPoolExecutor(max_workers=self.options.batch_size + self.options.refill_at) as pool:
             while not self.stop.is_set():
+                if not self._room_for_a_batch():
+                    continue
                 try:
                     messages = list(
                         self.queue.receive_messages(
@@ -105,7 +114,25 @@ class QueuePoller:
                     idle = min(idle * 2, self.options.max_polling_interval_s)
                     continue
                 idle = 0.1
-                list(pool.map(self.handle, messages))
+                for message in messages:
+                    with self._running_changed:
+                        self._running += 1
+                    pool.submit(self._handle_counted, message)
+
+    def _room_for_a_batch(self) -> bool:
+        """Wait (up to 0.5 s, so a stop is seen) until at most ``newBatchThreshold`` messages run."""
+        with self._running_changed:
+            return self._running_changed.wait_for(
+                lambda: self._running <= self.options.refill_at, timeout=0.5
+            )
+
+    def _handle_counted(self, message: QueueMessage) -> None:
+        try:
+            self.handle(message)
+        finally:
+            with self._running_changed:
+                self._running -= 1
+                self._running_changed.notify_all()
 
     def run_once(self) -> int:
         """Process what is visible now (tests); returns how many messages were handled."""
