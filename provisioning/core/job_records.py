@@ -123,6 +123,9 @@ class JobRecord:
             raise ValueError(msg) from exc
 
 
+ChunkTally = tuple[int, int]  # a done chunk's rows and the writes Graph accepted for them
+
+
 @dataclass(frozen=True)
 class Progress:
     """``progress.json``: which chunks are done (a bitmap), how many there are, who finalises.
@@ -134,6 +137,8 @@ class Progress:
     done: bytes = b""  # bit n (byte n // 8, bit n % 8) set when chunk n is done
     chunks: int | None = None
     finaliser: str | None = None
+    rows_done: int = 0  # rows of the done chunks, and the writes Graph accepted for them
+    writes_done: int = 0
 
     def is_done(self, chunk: int) -> bool:
         byte = chunk // 8
@@ -147,8 +152,9 @@ class Progress:
     def complete(self) -> bool:
         return self.chunks is not None and self.count == self.chunks
 
-    def mark(self, chunk: int) -> Progress:
-        """This progress with *chunk* done; raises ``ValueError`` for a chunk beyond the count."""
+    def mark(self, chunk: int, tally: ChunkTally = (0, 0)) -> Progress:
+        """This progress with *chunk* done, its *tally* (rows, writes applied) added once; raises
+        ``ValueError`` for a chunk beyond the count."""
         if chunk < 0 or (self.chunks is not None and chunk >= self.chunks):
             msg = f"chunk {chunk} is outside the job's {self.chunks} chunks"
             raise ValueError(msg)
@@ -156,7 +162,10 @@ class Progress:
             return self
         done = bytearray(self.done.ljust(chunk // 8 + 1, b"\0"))
         done[chunk // 8] |= 1 << (chunk % 8)
-        return replace(self, done=bytes(done))
+        rows, writes = tally
+        return replace(
+            self, done=bytes(done), rows_done=self.rows_done + rows, writes_done=self.writes_done + writes
+        )
 
     def with_chunks(self, chunks: int) -> Progress:
         """This progress with the chunk count known; raises ``ValueError`` if it contradicts it."""
@@ -180,6 +189,8 @@ class Progress:
             "count": self.count,  # for people reading the blob; the bitmap is the truth
             "done": base64.b64encode(self.done).decode("ascii"),
             "finaliser": self.finaliser,
+            "rows": self.rows_done,
+            "writes": self.writes_done,
         }
 
     @classmethod
@@ -188,7 +199,13 @@ class Progress:
         try:
             obj = _object(data)
             done = base64.b64decode(_typed(obj["done"], str), validate=True)
-            return cls(done, _optional(obj.get("chunks"), int), _optional(obj.get("finaliser"), str))
+            return cls(
+                done,
+                _optional(obj.get("chunks"), int),
+                _optional(obj.get("finaliser"), str),
+                _optional(obj.get("rows"), int) or 0,  # absent in records written before the tallies
+                _optional(obj.get("writes"), int) or 0,
+            )
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
             msg = f"progress.json is not a progress record: {exc!r}"
             raise ValueError(msg) from exc

@@ -304,3 +304,5 @@ class JobStatus:
     dry_run: bool = False
     report: Mapping[str, str] = field(default_factory=dict)  # file name -> blob URL
     outcomes: Mapping[str, int] = field(default_factory=dict)  # filled once completed
+    rows_done: int = 0  # rows of the chunks done so far, and the writes Graph accepted for them
+    writes_applied: int = 0

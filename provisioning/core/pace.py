@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 # Graph's budgets for one app in one tenant (graph-api.md section 7): 3,000 writes per 150 s, and
 # 3,500 resource units per 10 s for the smallest tenants. The settings' defaults and the pacer's
@@ -42,14 +43,28 @@ def quota_note(writes: int) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Pace:
+    """How fast a run goes and how long it has left at that pace (None until a row is done)."""
+
+    writes_per_s: float | None
+    seconds_left: float | None
+
+
+def pace_of(done: int, total: int, writes: int, elapsed_s: float) -> Pace:
+    """The pace of a run that did *done* of *total* rows and *writes* writes in *elapsed_s* seconds."""
+    if elapsed_s <= 0 or done == 0:
+        return Pace(None, None)
+    return Pace(writes / elapsed_s, max(elapsed_s / done * (total - done), 0.0))
+
+
 def progress_line(done: int, total: int, writes: int, elapsed_s: float, *, width: int = 30) -> str:
     """``[#####.....] 400/2,000 rows  18.5 writes/s  about 2 min 10 s left`` (no time left until a row is done)."""
     filled = width * done // max(total, 1)
     bar = f"[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} rows"
-    if elapsed_s <= 0 or done == 0:
+    pace = pace_of(done, total, writes, elapsed_s)
+    if pace.writes_per_s is None or pace.seconds_left is None:
         return bar
-    rate = writes / elapsed_s
     if done >= total:
-        return f"{bar}  {rate:.1f} writes/s  done in {format_duration(elapsed_s)}"
-    left = elapsed_s / done * (total - done)
-    return f"{bar}  {rate:.1f} writes/s  about {format_duration(left)} left"
+        return f"{bar}  {pace.writes_per_s:.1f} writes/s  done in {format_duration(elapsed_s)}"
+    return f"{bar}  {pace.writes_per_s:.1f} writes/s  about {format_duration(pace.seconds_left)} left"

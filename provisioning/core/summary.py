@@ -85,6 +85,11 @@ def summarise(outcomes: Sequence[Outcome]) -> Summary:
     )
 
 
+def writes_applied(outcomes: Sequence[Outcome]) -> int:
+    """The writes Graph accepted for *outcomes* (``summarise(...).writes_applied``)."""
+    return summarise(outcomes).writes_applied
+
+
 def _action_counter(result: OperationResult) -> str:
     match result.operation:
         case AddPhone() | AddEmail():

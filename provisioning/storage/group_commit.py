@@ -7,19 +7,20 @@ without this they would all race on one blob's ETag, and only one of them would 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from provisioning.core.job_records import Progress
+from provisioning.core.job_records import ChunkTally, Progress
 
-# write(job_id, chunks, token) marks *chunks* done in one conditional write and returns the result.
-Write = Callable[[str, frozenset[int], str], Progress]
+# write(job_id, chunks, token) marks *chunks* (each with its tally) done in one conditional write and
+# returns the result.
+Write = Callable[[str, Mapping[int, ChunkTally], str], Progress]
 
 
 @dataclass
 class _JobMarks:
     writing: threading.Lock = field(default_factory=threading.Lock)
-    pending: set[int] = field(default_factory=set)
+    pending: dict[int, ChunkTally] = field(default_factory=dict)
     written: set[int] = field(default_factory=set)  # marked by another thread's write, not yet told
     last: Progress = field(default_factory=Progress)
     users: int = 0
@@ -38,11 +39,11 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._jobs: dict[str, _JobMarks] = {}
 
-    def mark(self, job_id: str, chunk: int, token: str) -> Progress:
-        """Store *chunk* as done (alone or with others); the progress right after that write."""
+    def mark(self, job_id: str, chunk: int, token: str, tally: ChunkTally = (0, 0)) -> Progress:
+        """Store *chunk* as done with its *tally* (alone or with others); the progress right after."""
         with self._lock:
             marks = self._jobs.setdefault(job_id, _JobMarks())
-            marks.pending.add(chunk)
+            marks.pending[chunk] = tally
             marks.users += 1
         try:
             with marks.writing:
@@ -58,15 +59,15 @@ class GroupCommit:
             if chunk in marks.written:
                 marks.written.discard(chunk)
                 return marks.last
-            batch = frozenset(marks.pending | {chunk})
+            batch = dict(marks.pending)  # this thread's chunk among them (mark() put it there)
             marks.pending.clear()
         try:
             progress = self._write(job_id, batch, token)
         except BaseException:
             with self._lock:  # the others in this batch write their own marks
-                marks.pending |= batch - {chunk}
+                marks.pending.update((c, tally) for c, tally in batch.items() if c != chunk)
             raise
         with self._lock:
-            marks.written |= batch - {chunk}
+            marks.written |= batch.keys() - {chunk}
             marks.last = progress
         return progress

@@ -18,6 +18,7 @@ from typing import TypeVar
 from provisioning.core.job_records import (
     CHUNK_ROWS,
     ChunkMessage,
+    ChunkTally,
     JobRecord,
     Progress,
     encode_message,
@@ -29,6 +30,7 @@ from provisioning.core.job_records import (
 )
 from provisioning.core.models import CurrentMethods, DesiredRow, JobState, JobStatus, Outcome
 from provisioning.core.serialization import current_from_json, current_to_json, outcome_to_json
+from provisioning.core.summary import writes_applied
 from provisioning.errors import InputError
 from provisioning.storage.account import StorageSettings
 from provisioning.storage.blobs import BlobStore
@@ -137,7 +139,8 @@ class JobStore:
         value = [outcome_to_json(outcome) for outcome in outcomes]
         self._blobs.put_json(self._state, outcomes_blob(job_id, chunk), value, if_none_match=True)
         token = f"chunk:{chunk}"
-        return self._marks.mark(job_id, chunk, token).finaliser == token
+        tally = (len(outcomes), writes_applied(outcomes))
+        return self._marks.mark(job_id, chunk, token, tally).finaliser == token
 
     def progress(self, job_id: str) -> Progress:
         """The job's ``progress.json`` (empty when none was written yet)."""
@@ -183,16 +186,16 @@ class JobStore:
         return before.state is JobState.RUNNING and before.chunks is None
 
     def status(self, job_id: str) -> JobStatus | None:
-        """The job's progress (two reads while it runs, one after), or None when there is no such job."""
+        """The job's progress (two reads: the record and ``progress.json``), or None when there is no such job."""
         record = self.load_job(job_id)
         if record is None:
             return None
         files: tuple[str, ...] = ()
-        done = 0
+        progress = Progress()
         if record.state is JobState.RUNNING:
-            done = self._load_progress(job_id).count
+            progress = self._load_progress(job_id)
         elif record.state is JobState.COMPLETED:
-            done = record.chunks or 0
+            progress = self._load_progress(job_id)
             files = (REPORT_CSV, SUMMARY_JSON) if record.dry_run else (REPORT_CSV, SUMMARY_JSON, UNDO_CSV)
         else:
             files = (REPORT_CSV, SUMMARY_JSON)
@@ -203,13 +206,15 @@ class JobStore:
             source=record.source,
             state=record.state,
             rows=record.rows,
-            chunks=record.chunks,
-            chunks_done=done,
+            chunks=record.chunks if record.chunks is not None else progress.chunks,
+            chunks_done=progress.count,
             started=record.started,
             finished=record.finished,
             dry_run=record.dry_run,
             report={name: self._blobs.url(reports, report_blob(job_id, name)) for name in files},
             outcomes=dict(record.outcomes),
+            rows_done=record.rows if record.state is JobState.COMPLETED else progress.rows_done,
+            writes_applied=progress.writes_done,
         )
 
     # --- internals ---------------------------------------------------------------------------------
@@ -228,10 +233,10 @@ class JobStore:
 
         return self._update(progress_blob(job_id), read, change, Progress.to_json)[1]
 
-    def _mark_chunks(self, job_id: str, chunks: frozenset[int], token: str) -> Progress:
+    def _mark_chunks(self, job_id: str, chunks: Mapping[int, ChunkTally], token: str) -> Progress:
         def change(progress: Progress) -> Progress:
             for chunk in sorted(chunks):
-                progress = progress.mark(chunk)
+                progress = progress.mark(chunk, chunks[chunk])
             return progress.claimed_by(token)
 
         return self._update_progress(job_id, change)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from provisioning.core.job_records import Progress
+from provisioning.core.job_records import ChunkTally, Progress
 from provisioning.storage.group_commit import GroupCommit
 
 
@@ -20,15 +21,15 @@ class SlowStore:
         self.fail_first = fail_first
         self.lock = threading.Lock()
 
-    def write(self, job_id: str, chunks: frozenset[int], token: str) -> Progress:
+    def write(self, job_id: str, chunks: Mapping[int, ChunkTally], token: str) -> Progress:
         threading.Event().wait(0.01)
         with self.lock:
             if self.fail_first and not self.writes:
                 self.writes.append(frozenset())
                 raise ConnectionError("storage went away")
-            self.writes.append(chunks)
-            for chunk in chunks:
-                self.progress = self.progress.mark(chunk)
+            self.writes.append(frozenset(chunks))
+            for chunk, tally in chunks.items():
+                self.progress = self.progress.mark(chunk, tally)
             self.progress = self.progress.claimed_by(token)
             return self.progress
 
@@ -39,7 +40,7 @@ def mark_all(commit: GroupCommit, chunks: range) -> list[Progress | Exception]:
     def one(chunk: int) -> Progress | Exception:
         start.wait()
         try:
-            return commit.mark("job", chunk, f"chunk:{chunk}")
+            return commit.mark("job", chunk, f"chunk:{chunk}", (20, chunk))
         except ConnectionError as exc:
             return exc
 
@@ -54,6 +55,7 @@ def test_concurrent_marks_share_writes_and_every_chunk_is_stored():
     results = mark_all(GroupCommit(store.write), range(64))
 
     assert store.progress.complete
+    assert (store.progress.rows_done, store.progress.writes_done) == (64 * 20, sum(range(64)))  # each once
     assert len(store.writes) < 32
     assert all(isinstance(r, Progress) and r.is_done(chunk) for chunk, r in enumerate(results))
     assert sum(r.finaliser == f"chunk:{chunk}" for chunk, r in enumerate(results)) == 1  # type: ignore[union-attr]

@@ -286,12 +286,15 @@ def test_a_created_job_can_still_be_rejected_but_not_once_fanned_out(store, fini
 
 
 def test_status_while_running_and_after(store, finisher):
-    """Status counts done chunks while running, and gives outcome counts and report URLs once completed."""
+    """Status counts done chunks, their rows and applied writes while running, and gives outcome counts
+    and report URLs once completed."""
     job = record(rows=60)
     store.create_job(job)
     finisher.complete_chunk(job.job_id, 1, chunk_outcomes(1))
 
     running = store.status(job.job_id)
+    finisher.complete_chunk(job.job_id, 1, chunk_outcomes(1))  # a redelivery counts its rows once
+    again = store.status(job.job_id)
     finisher.set_chunk_count(job.job_id, 3)
     finisher.complete_chunk(job.job_id, 0, chunk_outcomes(0))
     counted = store.status(job.job_id)
@@ -307,7 +310,11 @@ def test_status_while_running_and_after(store, finisher):
         1,
         {},
     )
+    assert again is not None
+    assert (running.rows_done, running.writes_applied) == (again.rows_done, again.writes_applied) == (20, 20)
     assert (counted.chunks, counted.chunks_done, counted.finished) == (3, 2, None)
+    assert (counted.rows_done, counted.writes_applied) == (40, 40)
+    assert (done.rows_done, done.writes_applied) == (60, 60)
     assert (done.state, done.chunks_done, done.outcomes["changed"]) == (JobState.COMPLETED, 3, 60)
     assert done.report["report.csv"].endswith(f"/{job.job_id}/report.csv")
     assert store.status("no-such-job") is None

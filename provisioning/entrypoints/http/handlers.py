@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import azure.functions as func
 
-from provisioning.core.models import JobStatus, Outcome
+from provisioning.core.models import JobState, JobStatus, Outcome
+from provisioning.core.pace import pace_of
 from provisioning.core.phones import check_region
 from provisioning.core.ports import JobPort
 from provisioning.core.reports import row_reason, summarise
@@ -252,8 +255,11 @@ def render_outcome(outcome: Outcome) -> dict[str, object]:
     }
 
 
-def render_job(status: JobStatus) -> dict[str, object]:
-    """A job's progress in the API's camelCase."""
+def render_job(status: JobStatus, now: datetime | None = None) -> dict[str, object]:
+    """A job's progress in the API's camelCase, with its pace at *now* (default: the clock's now):
+    writes per second since it started, and the time left at that pace while it runs."""
+    pace = pace_of(status.rows_done, status.rows, status.writes_applied, _elapsed_s(status, now))
+    left = pace.seconds_left if status.state is JobState.RUNNING else None
     return {
         "jobId": status.job_id,
         "kind": status.kind,
@@ -267,7 +273,23 @@ def render_job(status: JobStatus) -> dict[str, object]:
         "dryRun": status.dry_run,
         "report": dict(status.report),
         "outcomes": dict(status.outcomes),
+        "rowsDone": status.rows_done,
+        "writesApplied": status.writes_applied,
+        "writesPerSecond": None if pace.writes_per_s is None else round(pace.writes_per_s, 2),
+        "secondsLeft": None if left is None else math.ceil(left),
     }
+
+
+def _elapsed_s(status: JobStatus, now: datetime | None) -> float:
+    """Seconds from the job's start to its end, or to *now* while it runs; 0 when a stamp is unreadable."""
+    try:
+        start = datetime.fromisoformat(status.started)
+        end = datetime.fromisoformat(status.finished) if status.finished else (now or datetime.now(UTC))
+    except ValueError:
+        return 0.0
+    if start.tzinfo is None or end.tzinfo is None:
+        return 0.0
+    return (end - start).total_seconds()
 
 
 def error_response(

@@ -329,6 +329,10 @@ def _job_status() -> Schema:
         dryRun={"type": "boolean"},
         report={"type": "object", "additionalProperties": {"type": "string"}},
         outcomes={"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+        rowsDone={"type": "integer", "minimum": 0},
+        writesApplied={"type": "integer", "minimum": 0},
+        writesPerSecond=_nullable("number", minimum=0),
+        secondsLeft=_nullable("integer", minimum=0),
     )
 
 
@@ -415,4 +419,8 @@ def _job_example() -> dict[str, object]:
         "dryRun": False,
         "report": {},
         "outcomes": {},
+        "rowsDone": 80,
+        "writesApplied": 120,
+        "writesPerSecond": 19.6,
+        "secondsLeft": 26,
     }

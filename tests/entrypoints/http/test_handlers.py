@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
@@ -13,6 +15,7 @@ from provisioning.core.models import (
     AddPhone,
     DeletePhone,
     DesiredRow,
+    JobState,
     MethodKind,
     OutcomeKind,
 )
@@ -25,6 +28,7 @@ from provisioning.entrypoints.http.handlers import (
     job_status,
     openapi_document,
     provision,
+    render_job,
 )
 from provisioning.entrypoints.http.rate_limit import RateLimit, RateLimiter
 from provisioning.errors import AuthenticationError, ConfigurationError
@@ -381,7 +385,32 @@ def test_a_known_job_is_reported_in_camel_case():
         "dryRun": False,
         "report": {"report.csv": "https://x/report.csv"},
         "outcomes": {"changed": 3},
+        "rowsDone": 0,
+        "writesApplied": 0,
+        "writesPerSecond": None,
+        "secondsLeft": None,
     }
+
+
+def test_a_running_job_carries_its_pace_and_the_time_left_at_it():
+    """10 of 30 rows and 15 writes in the first 10 s: 1.5 writes/s and 20 s left at that pace."""
+    status = job(rows_done=10, writes_applied=15)
+
+    shown = render_job(status, now=datetime(2025, 1, 1, 12, 0, 10, tzinfo=UTC))
+
+    assert (shown["rowsDone"], shown["writesApplied"]) == (10, 15)
+    assert (shown["writesPerSecond"], shown["secondsLeft"]) == (1.5, 20)
+
+
+def test_an_ended_job_has_its_overall_pace_and_no_time_left():
+    """A completed job's pace runs from its start to its end; nothing is left."""
+    status = replace(
+        job(rows_done=30, writes_applied=60), state=JobState.COMPLETED, finished="2025-01-01T12:00:30Z"
+    )
+
+    shown = render_job(status, now=datetime(2026, 1, 1, tzinfo=UTC))
+
+    assert (shown["writesPerSecond"], shown["secondsLeft"]) == (2.0, None)
 
 
 @pytest.mark.parametrize(
