@@ -26,6 +26,7 @@ from typing import Literal
 
 import httpx
 
+from provisioning.graph.costs import resource_units
 from provisioning.graph.failures import odata_error
 from provisioning.graph.pacer import Pacer, limit_percentage
 from provisioning.graph.retry import BACKOFF_INITIAL, BACKOFF_MAX, parse_retry_after
@@ -178,7 +179,7 @@ class BatchSender:
 
     def _envelope(self, api: str, items: Sequence[BatchRequest]) -> dict[str, _Answer]:
         writes = sum(r.is_write for r in items)
-        self._pacer.acquire(writes=writes, requests=len(items))
+        self._pacer.acquire(writes=writes, requests=sum(resource_units(r.method, r.url) for r in items))
         with self._lock:
             self._requests_sent += len(items)
             self._writes_sent += writes

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from provisioning.core.pace import QUOTA_WINDOW_S, REQUEST_WINDOW_S
+from provisioning.graph.costs import resource_units
 from provisioning.graph.retry import BACKOFF_INITIAL, parse_retry_after
 
 ShareSource = Callable[[], tuple[int, float]]  # (live processes, seconds this one must hold its writes)
@@ -275,7 +276,9 @@ class SingleRequestPacing:
         if _is_batch(request):
             return
         write = request.method not in {"GET", "HEAD"}
-        self._pacer.acquire(writes=1 if write else 0, requests=1)
+        self._pacer.acquire(
+            writes=1 if write else 0, requests=resource_units(request.method, str(request.url))
+        )
 
     def on_response(self, response: httpx.Response) -> None:
         if _is_batch(response.request):

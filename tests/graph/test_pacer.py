@@ -345,3 +345,23 @@ def test_no_150_second_window_holds_more_than_the_quota(envelope, share, idle_ev
     assert _busiest_window(stamps, 150.0) <= quota
     if not idle_every:
         assert _busiest_window(stamps, 150.0) >= 0.99 * quota - envelope
+
+
+def test_single_requests_spend_resource_units_at_graphs_documented_cost():
+    """Ten GETs of the user list (2 units each) take twice as long as ten GETs of one user (1 unit)."""
+
+    def elapsed(url: str) -> float:
+        clock = FakeClock()
+        pacer = _pacer(clock, write_rate=None, request_rate=10.0)
+        http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
+        SingleRequestPacing(pacer).install(http)
+        start = clock.now
+        for _ in range(10):
+            http.get(url)
+        return clock.now - start
+
+    one_user = elapsed("https://graph.test/v1.0/users/a?$select=id")
+    user_list = elapsed("https://graph.test/v1.0/users")
+
+    assert one_user == pytest.approx(10 / (10 - 20 / 10))
+    assert user_list == pytest.approx(2 * one_user)
