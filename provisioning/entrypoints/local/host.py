@@ -118,6 +118,15 @@ def queue_options(host_json: Path = ROOT / "host.json") -> QueueOptions:
     )
 
 
+def blob_parallelism(host_json: Path = ROOT / "host.json") -> int:
+    """How many blob-triggered invocations run at once (``extensions.blobs.maxDegreeOfParallelism``).
+
+    The host's default is 8 per core; a local runner shares its machine, so without the setting it runs 2.
+    """
+    data = json.loads(host_json.read_text(encoding="utf-8"))
+    return max(1, int(data.get("extensions", {}).get("blobs", {}).get("maxDegreeOfParallelism", 2)))
+
+
 def _seconds(value: object, default: float) -> float:
     """A host.json TimeSpan (``hh:mm:ss``) in seconds."""
     if not isinstance(value, str):

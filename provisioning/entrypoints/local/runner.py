@@ -21,7 +21,14 @@ from pathlib import Path
 import azure.functions.timer as ft
 
 from provisioning.entrypoints.local.blobs import BlobEvents
-from provisioning.entrypoints.local.host import Function, QueueOptions, index, load_app, queue_options
+from provisioning.entrypoints.local.host import (
+    Function,
+    QueueOptions,
+    blob_parallelism,
+    index,
+    load_app,
+    queue_options,
+)
 from provisioning.entrypoints.local.http import LocalHttp
 from provisioning.entrypoints.local.queues import QueuePoller, poll_forever, wait_idle
 
@@ -100,7 +107,12 @@ class LocalRunner:
         then another process works the queues, as the soak's driver does with its own workers)."""
         self.http.start()
         for events in self.blob_events:
-            threading.Thread(target=events.run, args=(self.stop_event, blob_interval_s), daemon=True).start()
+            threading.Thread(
+                target=events.run,
+                args=(self.stop_event, blob_interval_s),
+                kwargs={"parallelism": blob_parallelism()},
+                daemon=True,
+            ).start()
         if self.poll_queues and self.workers > 0:
             self.children = [self.spawn_worker() for _ in range(self.workers)]
         elif self.poll_queues:
