@@ -1,5 +1,5 @@
 # ruff: noqa: S603, S607 - the suite starts git, tar and its own modules with fixed arguments
-"""``python -m bench.run {all,versus,ceiling,fanout,summary} [--quick]``: the benchmark suite (``make bench``).
+"""``python -m bench.run {all,versus,ceiling,fanout,bigfile,summary} [--quick]``: the benchmark suite (``make bench``).
 
 All on this machine, against Azurite and the Graph sandbox (loopback only):
 
@@ -12,6 +12,8 @@ All on this machine, against Azurite and the Graph sandbox (loopback only):
   down by ``--time-scale``: share of the write quota achieved, share of requests answered 429, rows lost.
 - ``fanout``  (3) a 1,000,000-row CSV uploaded and fanned out by ``fan_out_blob`` in its own process
   (bench/fanout.py), no workers: its peak RSS and the enqueue rate.
+- ``bigfile`` (5) a 64 MiB CSV through the whole local stack (bench/bigfile.py): every row one outcome,
+  the peak RSS of Azurite, the runner and each worker.
 
 Each writes ``bench/results/<name>.json`` (``bench/results/quick/`` with ``--quick``, smaller sizes for a
 smoke check) and ``summary`` prints them. Every process started is stopped at the end, even on failure.
@@ -43,7 +45,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from bench import baseline, datasets, results
+from bench import baseline, bigfile, datasets, results
 from bench.stack import (
     INPUT,
     ROOT,
@@ -644,6 +646,8 @@ def summary(args: argparse.Namespace) -> None:
         print(f"3. fan-out [{fan['commit']}]: {fan['parameters']['rows']:,} rows, peak RSS {r['peak_rss_mib']} MiB "
               f"(target <= 150), {r['messages_per_s_overall']} msg/s, {r['rows_per_s_overall']} rows/s overall, "
               f"completed {r['completed']} {ok(fan)}")  # fmt: skip
+    if big := load("bigfile"):
+        print(bigfile.summary_line(big))
     if cost := load("cost"):
         r = cost["results"]
         print(f"4. cost per 1,000 rows [{cost['commit']}]: {r['queue_messages_per_1000_rows']} queue messages "
@@ -708,7 +712,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("command", choices=("all", "versus", "ceiling", "fanout", "summary"))
+    parser.add_argument("command", choices=("all", "versus", "ceiling", "fanout", "bigfile", "summary"))
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check of the harness")
     parser.add_argument("--workers", type=int, default=2, help="runner worker processes (2)")
     parser.add_argument("--ceiling-workers", type=int, default=4,
@@ -724,6 +728,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", help="where generated files and logs go (default: a temp dir)")
     parser.add_argument("--keep-work", action="store_true", help="keep generated files and process logs")
     parser.add_argument("--snapshot", metavar="REV", help="measure git archive REV, not the working tree")
+    parser.add_argument(
+        "--azurite", choices=("disk", "memory"), default="disk", help="bigfile: Azurite's persistence"
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _on_signal)
     if args.snapshot:
@@ -732,6 +739,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_on_snapshot(args.snapshot, rest[:i] + rest[i + 2 :])
     commands: dict[str, Callable[[argparse.Namespace], None]] = {
         "versus": bench_versus, "ceiling": bench_ceiling, "fanout": bench_fanout,
+        "bigfile": bigfile.bench_bigfile,
     }  # fmt: skip
     chosen = list(commands) if args.command == "all" else [] if args.command == "summary" else [args.command]
     failed = []

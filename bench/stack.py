@@ -133,9 +133,9 @@ class Stack:
         """An in-memory Azurite on free ports; its connection string."""
         return self.azurite_server().connection_string
 
-    def azurite_server(self) -> Azurite:
-        """An in-memory Azurite on free ports (its ports, for a proxy in front of it)."""
-        server, proc = start_azurite(self.work / "azurite.log")
+    def azurite_server(self, *, location: Path | None = None) -> Azurite:
+        """Azurite on free ports (its ports, for a proxy in front of it): in memory, or on disk at *location*."""
+        server, proc = start_azurite(self.work / "azurite.log", location=location)
         self.procs.append(("azurite", proc, self.work / "azurite.log"))
         return server
 

@@ -2,6 +2,11 @@
 
 ``python -m tests.azurite start DIR`` starts it in the background, writes ``DIR/connection`` and
 ``DIR/pid`` and returns once it answers; ``python -m tests.azurite stop DIR`` stops it.
+
+By default Azurite keeps everything in memory, which suits tests and the demo. Given a ``location``
+it keeps blob and message bodies in files there instead (its metadata stays in memory, a few hundred
+bytes an object): what a job of a million rows needs, whose chunk blobs and messages would otherwise
+all sit in Azurite's heap (bench/bigfile.py).
 """
 
 from __future__ import annotations
@@ -62,8 +67,10 @@ def _wait(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) ->
     raise RuntimeError(msg)
 
 
-def start(log: Path | None = None) -> tuple[Azurite, subprocess.Popen[bytes]]:
-    """Start an in-memory Azurite on free ports; the caller stops the returned process."""
+def start(
+    log: Path | None = None, *, location: Path | None = None
+) -> tuple[Azurite, subprocess.Popen[bytes]]:
+    """Start Azurite on free ports, in memory or (given *location*) on disk there; the caller stops it."""
     if not AZURITE.exists():
         msg = f"{AZURITE} is missing; run `make setup` (npm ci) first"
         raise RuntimeError(msg)
@@ -71,7 +78,7 @@ def start(log: Path | None = None) -> tuple[Azurite, subprocess.Popen[bytes]]:
     args = [
         str(AZURITE),
         "--silent",
-        "--inMemoryPersistence",
+        *(["--inMemoryPersistence"] if location is None else ["--location", str(location)]),
         "--skipApiVersionCheck",
         "--disableTelemetry",
         "--blobHost", "127.0.0.1", "--blobPort", str(azurite.blob_port),
