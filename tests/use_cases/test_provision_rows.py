@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import pytest
 
@@ -231,7 +231,7 @@ def test_rows_are_read_only_as_far_as_the_chunks_in_flight(concurrency):
     graph = FakeGraph({f"u{i}": FakeUser() for i in range(2000)})
     taken: list[int] = []
 
-    def rows():
+    def rows() -> Iterator[DesiredRow]:
         for i in range(2000):
             taken.append(i)
             yield row(f"u{i}", {MOBILE: A}, line=i + 2)
@@ -254,7 +254,7 @@ def test_a_failure_in_one_chunk_starts_no_further_chunks():
 
     taken: list[int] = []
 
-    def rows():
+    def rows() -> Iterator[DesiredRow]:
         for i in range(10_000):
             taken.append(i)
             yield row(f"u{i}", {MOBILE: A}, line=i + 2)
