@@ -1,5 +1,5 @@
 # ruff: noqa: S603, S607 - the suite starts git, tar and its own modules with fixed arguments
-"""``python -m bench.run {all,versus,ceiling,fanout,summary} [--quick]``: the benchmark suite (``make bench``).
+"""``python -m bench.run {all,versus,ceiling,fanout,cli-memory,summary} [--quick]``: the benchmark suite (``make bench``).
 
 All on this machine, against Azurite and the Graph sandbox (loopback only):
 
@@ -10,6 +10,8 @@ All on this machine, against Azurite and the Graph sandbox (loopback only):
   down by ``--time-scale``: share of the write quota achieved, share of requests answered 429, rows lost.
 - ``fanout``  (3) a 1,000,000-row CSV uploaded and fanned out by ``fan_out_blob`` in its own process
   (bench/fanout.py), no workers: its peak RSS and the enqueue rate.
+- ``cli-memory`` (5) the CLI's ``check``, ``plan`` and ``apply`` of that 1,000,000-row file, each its own
+  process, against the sandbox at 0 ms latency, throttling off: peak RSS and rows/s (bench/cli_memory.py).
 
 Each writes ``bench/results/<name>.json`` (``bench/results/quick/`` with ``--quick``, smaller sizes for a
 smoke check) and ``summary`` prints them. Every process started is stopped at the end, even on failure.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import json
 import math
@@ -41,7 +44,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from bench import baseline, datasets, results
+from bench import baseline, cli_memory, datasets, results
 from bench.stack import (
     INPUT,
     ROOT,
@@ -527,6 +530,15 @@ def bench_fanout(args: argparse.Namespace) -> None:
     _cleanup(args, work)
 
 
+# --- 5: the CLI's memory on the 1M-row file -------------------------------------------------------
+
+
+def bench_cli_memory(args: argparse.Namespace) -> None:
+    work = _work_dir(args, "cli-memory")
+    cli_memory.bench(args, work, functools.partial(_write, args))
+    _cleanup(args, work)
+
+
 def _queue_count(queue: QueueClient) -> int:
     try:
         return int(queue.get_queue_properties().approximate_message_count or 0)
@@ -571,6 +583,11 @@ def summary(args: argparse.Namespace) -> None:
               f"{r['graph_requests_per_1000_rows']} Graph requests (old script "
               f"{r['old_script_graph_requests_per_1000_rows']}); unchanged-row writes "
               f"{r['method_writes_by_row_kind'].get('unchanged', 0)} {ok(cost)}")  # fmt: skip
+    if cli := load("cli_memory"):
+        runs = [f"{c} {cli['results'][c]['peak_rss_mib']} MiB at {cli['results'][c]['rows_per_s']} rows/s"
+                + (" (stopped)" if cli["results"][c]["timed_out"] else "") for c in cli["parameters"]["commands"]]  # fmt: skip
+        print(f"5. CLI memory [{cli['commit']}]: {cli['parameters']['rows']:,} rows: {'; '.join(runs)} "
+              f"(target <= 150 MiB each) {ok(cli)}")  # fmt: skip
 
 
 def _shown(path: Path) -> str:
@@ -628,13 +645,18 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("command", choices=("all", "versus", "ceiling", "fanout", "summary"))
+    parser.add_argument("command", choices=("all", "versus", "ceiling", "fanout", "cli-memory", "summary"))
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check of the harness")
     parser.add_argument("--workers", type=int, default=2, help="runner worker processes (2)")
     parser.add_argument("--latency-ms", type=float, default=100.0, help="sandbox latency per request (100)")
     parser.add_argument("--users", type=int, help="versus: users and rows (2000; quick 300)")
     parser.add_argument("--baseline-rows", type=int, help="versus: rows the old script runs (300; quick 50)")
     parser.add_argument("--rows", type=int, help="ceiling (6000) or fanout (1,000,000) rows")
+    parser.add_argument("--cli-rows", type=int, help="cli-memory: rows (1,000,000; quick 20,000)")
+    parser.add_argument("--cli-commands", default="check,plan,apply", help="cli-memory: commands to measure")
+    parser.add_argument(
+        "--cli-seed-every", type=int, default=10, help="cli-memory: 1 user in N is in the tenant"
+    )
     parser.add_argument("--time-scale", type=float, help="ceiling: window scale factor (5; quick 20)")
     parser.add_argument("--pacing", choices=("match", "default"), default="match",
                         help="pacer settings: the sandbox's (scaled) limits, or the project's defaults")  # fmt: skip
@@ -650,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_on_snapshot(args.snapshot, rest[:i] + rest[i + 2 :])
     commands: dict[str, Callable[[argparse.Namespace], None]] = {
         "versus": bench_versus, "ceiling": bench_ceiling, "fanout": bench_fanout,
+        "cli-memory": bench_cli_memory,
     }  # fmt: skip
     chosen = list(commands) if args.command == "all" else [] if args.command == "summary" else [args.command]
     failed = []
