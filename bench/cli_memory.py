@@ -9,7 +9,7 @@ not found (one read, ``failed``): every row's outcome goes through the report ei
 Peak RSS is the child's ``VmHWM`` (its resident high-water mark, ``/proc/PID/status``) read every
 0.2 s until it exits, with ``VmRSS`` as a timeline. Not ``ru_maxrss``: Linux carries the image a child
 was forked from into it across ``exec``, so a child of this (bigger) process would report at least this
-process's size. A command still running at ``--timeout`` is stopped; its rows done so far are
+process's size. A command still running at ``--cli-timeout`` (1,800 s) is stopped; its rows done so far are
 counted in the lines it had written (report lines are written as rows finish) and its full time is
 projected from its rate. Called by ``python -m bench.run cli-memory``.
 """
@@ -155,7 +155,7 @@ def bench(args: argparse.Namespace, work: Path, write: Callable[[str, dict[str, 
             if command != "check":
                 argv += ["--report-dir", str(work / command)]
             stdout = work / f"{command}.out"
-            run = measure(argv, env, stdout, work / f"{command}.err", args.timeout)
+            run = measure(argv, env, stdout, work / f"{command}.err", args.cli_timeout)
             if command == "check":
                 run["rows_done"] = max(_lines(stdout) - 2, 0)  # header line, summary line
             else:
@@ -174,7 +174,7 @@ def bench(args: argparse.Namespace, work: Path, write: Callable[[str, dict[str, 
         "rows": rows, "generator": "bench.datasets.fanout_csv(seed=6)", "commands": commands,
         "tenant": f"{seeded:,} users (every {every}th row's user, no methods); the other rows' users are not found",
         "sandbox": {"latency_ms": 0, "throttle": "off"}, "pacer": "PROVISIONING_WRITE_RATE/REQUEST_RATE off",
-        "timeout_s": args.timeout, "check_format": "text (the default; the table's cells spooled to a temp file)",
+        "timeout_s": args.cli_timeout, "check_format": "text (the default; the table's cells spooled to a temp file)",
         "rss": "VmHWM of the CLI process (/proc/PID/status, read every 0.2 s); timeline: VmRSS every 1 s",
     }  # fmt: skip
     peaks = {c: found[c]["peak_rss_mib"] for c in commands}

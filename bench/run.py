@@ -657,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cli-seed-every", type=int, default=10, help="cli-memory: 1 user in N is in the tenant"
     )
+    parser.add_argument("--cli-timeout", type=float, default=1800.0, help="cli-memory: per command, seconds")
     parser.add_argument("--time-scale", type=float, help="ceiling: window scale factor (5; quick 20)")
     parser.add_argument("--pacing", choices=("match", "default"), default="match",
                         help="pacer settings: the sandbox's (scaled) limits, or the project's defaults")  # fmt: skip
