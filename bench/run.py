@@ -1,5 +1,5 @@
 # ruff: noqa: S603, S607 - the suite starts git, tar and its own modules with fixed arguments
-"""``python -m bench.run {all,versus,ceiling,fanout,bigfile,summary} [--quick]``: the benchmark suite (``make bench``).
+"""``python -m bench.run {all,versus,ceiling,fanout,cli-memory,bigfile,summary} [--quick]``: the benchmarks.
 
 All on this machine, against Azurite and the Graph sandbox (loopback only):
 
@@ -12,7 +12,9 @@ All on this machine, against Azurite and the Graph sandbox (loopback only):
   down by ``--time-scale``: share of the write quota achieved, share of requests answered 429, rows lost.
 - ``fanout``  (3) a 1,000,000-row CSV uploaded and fanned out by ``fan_out_blob`` in its own process
   (bench/fanout.py), no workers: its peak RSS and the enqueue rate.
-- ``bigfile`` (5) a 64 MiB CSV through the whole local stack (bench/bigfile.py): every row one outcome,
+- ``cli-memory`` (5) the CLI's ``check``, ``plan`` and ``apply`` of that 1,000,000-row file, each its own
+  process, against the sandbox at 0 ms latency, throttling off: peak RSS and rows/s (bench/cli_memory.py).
+- ``bigfile`` (6) a 64 MiB CSV through the whole local stack (bench/bigfile.py): every row one outcome,
   the peak RSS of Azurite, the runner and each worker.
 
 Each writes ``bench/results/<name>.json`` (``bench/results/quick/`` with ``--quick``, smaller sizes for a
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import json
 import math
@@ -45,7 +48,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from bench import baseline, bigfile, datasets, results
+from bench import baseline, bigfile, cli_memory, datasets, results
 from bench.stack import (
     INPUT,
     ROOT,
@@ -606,6 +609,15 @@ def bench_fanout(args: argparse.Namespace) -> None:
     _cleanup(args, work)
 
 
+# --- 5: the CLI's memory on the 1M-row file -------------------------------------------------------
+
+
+def bench_cli_memory(args: argparse.Namespace) -> None:
+    work = _work_dir(args, "cli-memory")
+    cli_memory.bench(args, work, functools.partial(_write, args))
+    _cleanup(args, work)
+
+
 def _queue_count(queue: QueueClient) -> int:
     try:
         return int(queue.get_queue_properties().approximate_message_count or 0)
@@ -655,6 +667,11 @@ def summary(args: argparse.Namespace) -> None:
               f"{r['graph_requests_per_1000_rows']} Graph requests (old script "
               f"{r['old_script_graph_requests_per_1000_rows']}); unchanged-row writes "
               f"{r['method_writes_by_row_kind'].get('unchanged', 0)} {ok(cost)}")  # fmt: skip
+    if cli := load("cli_memory"):
+        runs = [f"{c} {cli['results'][c]['peak_rss_mib']} MiB at {cli['results'][c]['rows_per_s']} rows/s"
+                + (" (stopped)" if cli["results"][c]["timed_out"] else "") for c in cli["parameters"]["commands"]]  # fmt: skip
+        print(f"5. CLI memory [{cli['commit']}]: {cli['parameters']['rows']:,} rows: {'; '.join(runs)} "
+              f"(target <= 150 MiB each) {ok(cli)}")  # fmt: skip
 
 
 def _shown(path: Path) -> str:
@@ -712,7 +729,9 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("command", choices=("all", "versus", "ceiling", "fanout", "bigfile", "summary"))
+    parser.add_argument(
+        "command", choices=("all", "versus", "ceiling", "fanout", "cli-memory", "bigfile", "summary")
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check of the harness")
     parser.add_argument("--workers", type=int, default=2, help="runner worker processes (2)")
     parser.add_argument("--ceiling-workers", type=int, default=4,
@@ -721,6 +740,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, help="versus: users and rows (2000; quick 300)")
     parser.add_argument("--baseline-rows", type=int, help="versus: rows the old script runs (300; quick 50)")
     parser.add_argument("--rows", type=int, help="ceiling (6000) or fanout (1,000,000) rows")
+    parser.add_argument("--cli-rows", type=int, help="cli-memory: rows (1,000,000; quick 20,000)")
+    parser.add_argument("--cli-commands", default="check,plan,apply", help="cli-memory: commands to measure")
+    parser.add_argument(
+        "--cli-seed-every", type=int, default=10, help="cli-memory: 1 user in N is in the tenant"
+    )
+    parser.add_argument("--cli-timeout", type=float, default=1800.0, help="cli-memory: per command, seconds")
     parser.add_argument("--time-scale", type=float, help="ceiling: window scale factor (5; quick 20)")
     parser.add_argument("--pacing", choices=("match", "default"), default="match",
                         help="pacer settings: the sandbox's (scaled) limits, or the project's defaults")  # fmt: skip
@@ -739,7 +764,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_on_snapshot(args.snapshot, rest[:i] + rest[i + 2 :])
     commands: dict[str, Callable[[argparse.Namespace], None]] = {
         "versus": bench_versus, "ceiling": bench_ceiling, "fanout": bench_fanout,
-        "bigfile": bigfile.bench_bigfile,
+        "cli-memory": bench_cli_memory, "bigfile": bigfile.bench_bigfile,
     }  # fmt: skip
     chosen = list(commands) if args.command == "all" else [] if args.command == "summary" else [args.command]
     failed = []

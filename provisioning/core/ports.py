@@ -21,9 +21,9 @@ class Journal(Protocol):
 
 
 class TextSink(Protocol):
-    """Where a report's text goes as it is made (a block-staged blob, a file)."""
+    """Where a report's text goes as it is made (a block-staged blob, a file opened in text mode)."""
 
-    def write(self, text: str) -> None: ...
+    def write(self, text: str, /) -> object: ...
 
 
 class JobPort(Protocol):

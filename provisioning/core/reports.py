@@ -24,6 +24,7 @@ __all__ = [
     "mask_phone",
     "mask_text",
     "mask_user",
+    "render_plan_blocks",
     "render_plan_text",
     "render_report_csv",
     "render_summary",
@@ -126,6 +127,11 @@ def render_plan_text(outcomes: Sequence[Outcome]) -> str:
 
     Subjects the row asks nothing of (``none``) are left out.
     """
+    return render_plan_blocks(outcomes) + format_summary_line(summarise(outcomes), dry_run=True) + "\n"
+
+
+def render_plan_blocks(outcomes: Sequence[Outcome]) -> str:
+    """``render_plan_text`` without its summary line: the CLI prints a big file's blocks chunk by chunk."""
     lines: list[str] = []
     for outcome in outcomes:
         lines.append(f"line {outcome.row.line}  {outcome.row.user}  {outcome.kind}")
@@ -136,8 +142,7 @@ def render_plan_text(outcomes: Sequence[Outcome]) -> str:
                 continue
             values = _values(status)
             lines.append(f"  {subject:<16}{status.action:<14}{values:<34}  ({status.reason})".rstrip())
-    lines.append(format_summary_line(summarise(outcomes), dry_run=True))
-    return "\n".join(lines) + "\n"
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _values(status: SubjectStatus) -> str:

@@ -8,29 +8,28 @@ Exit codes: 0 every row fine; 1 some rows invalid or failed; 2 the file or the s
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import json
 import logging
 import os
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import IO, TextIO
 
-from provisioning.core.models import Outcome, OutcomeKind
+from provisioning.core.job_report import write_job_reports
+from provisioning.core.models import DesiredRow, MethodKind, Outcome
 from provisioning.core.pace import progress_line, quota_note
-from provisioning.core.reports import (
-    format_summary_line,
-    render_plan_text,
-    render_report_csv,
-    render_summary,
-    render_undo_csv,
-    summarise,
-)
-from provisioning.csv_input.reader import ParsedFile, ReaderLimits, parse_csv
+from provisioning.core.reports import format_summary_line, render_plan_blocks, summarise
+from provisioning.core.summary import Summary, summary_document
+from provisioning.csv_input.reader import CsvScan, ReaderLimits, iter_rows, scan_csv
 from provisioning.entrypoints.logging_setup import configure_logging
-from provisioning.errors import AuthenticationError, ConfigurationError
+from provisioning.errors import AuthenticationError, ConfigurationError, InputError
 from provisioning.settings import Settings
 from provisioning.use_cases import check as check_output
 
@@ -38,17 +37,7 @@ log = logging.getLogger("provisioning")
 
 EXIT_OK, EXIT_ROWS, EXIT_REJECTED = 0, 1, 2
 _LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What ``plan`` or ``apply`` produced, for the caller to print or write."""
-
-    parsed: ParsedFile
-    outcomes: list[Outcome]
-    started: str
-    finished: str
-    graph_requests: int
+_CHUNK = 1 << 20  # the file is read in pieces of this size, twice (as the CSV drop reads a blob)
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -130,7 +119,27 @@ def _load_env_file(path: Path) -> None:
         os.environ[key.strip().removeprefix("export ").strip()] = value.strip()
 
 
-def _read(path_text: str, limits: ReaderLimits, region: str | None, err: TextIO) -> ParsedFile | None:
+@dataclass(frozen=True)
+class _Input:
+    """A file after pass 1 (``scan_csv``); its rows are read again, one by one, by ``rows``."""
+
+    path: Path
+    scan: CsvScan
+    region: str | None
+
+    def rows(self) -> Iterator[DesiredRow]:
+        """Pass 2: the rows in file order (raises ``InputError`` if the file changed since the scan)."""
+        return iter_rows(functools.partial(_file_chunks, self.path), self.scan, default_region=self.region)
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as file:
+        while chunk := file.read(_CHUNK):
+            yield chunk
+
+
+def _open(path_text: str, limits: ReaderLimits, region: str | None, err: TextIO) -> _Input | None:
+    """The file judged by a first streaming pass (as the CSV drop does); None if it cannot be read."""
     path = Path(path_text)
     try:
         size = path.stat().st_size
@@ -140,12 +149,20 @@ def _read(path_text: str, limits: ReaderLimits, region: str | None, err: TextIO)
                 f"{path.name}: the file is {size} bytes, over the limit of {limits.max_bytes} bytes; "
                 "raise PROVISIONING_MAX_FILE_BYTES or split the file"
             )
-            return ParsedFile(path.name, False, (problem,), (), (), frozenset())
-        data = path.read_bytes()
+            return _Input(path, CsvScan(path.name, False, (problem,)), region)
+        source = functools.partial(_file_chunks, path)
+        scan = scan_csv(source, name=path.name, default_region=region, limits=limits, size=size)
     except OSError as exc:
         print(f"{path}: cannot read the file: {exc.strerror}", file=err)
         return None
-    return parse_csv(data, source=path.name, default_region=region, limits=limits)
+    return _Input(path, scan, region)
+
+
+def _reread_failed(path_text: str, exc: Exception, err: TextIO) -> int:
+    """The file could not be read a second time as it was the first (changed, removed)."""
+    reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+    print(f"{path_text}: the file changed or vanished while it was read: {reason}", file=err)
+    return EXIT_REJECTED
 
 
 def _limits() -> tuple[ReaderLimits, str | None]:
@@ -155,12 +172,23 @@ def _limits() -> tuple[ReaderLimits, str | None]:
 
 def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     limits, region = _limits()
-    parsed = _read(args.file, limits, region, err)
-    if parsed is None:
+    given = _open(args.file, limits, region, err)
+    if given is None:
         return EXIT_REJECTED
-    out.write(check_output.render_check(parsed, args.format))
+    scan = given.scan
+    rows = given.rows() if scan.accepted else ()
+    checked = check_output.CheckedFile(scan.name, scan.accepted, scan.file_errors, scan.warnings, rows)
+    try:
+        code = check_output.write_check(checked, args.format, out, spool=_spool)
+    except (InputError, OSError) as exc:
+        return _reread_failed(args.file, exc, err)
     out.write("\n")
-    return check_output.check_exit_code(parsed)
+    return code
+
+
+def _spool() -> IO[str]:
+    """A buffer for the text table's cells: in memory up to 1 MiB, then a temporary file."""
+    return tempfile.SpooledTemporaryFile(max_size=_CHUNK, mode="w+", encoding="utf-8")
 
 
 def _conformance(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -178,84 +206,121 @@ def _conformance(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = Settings.from_env(os.environ)
+    limits = settings.limits
+    given = _open(args.file, ReaderLimits(limits.max_file_bytes, limits.max_rows), limits.default_region, err)
+    if given is None:
+        return EXIT_REJECTED
+    if not given.scan.accepted:
+        for problem in given.scan.file_errors:
+            print(problem, file=err)
+        return EXIT_REJECTED
+    for warning in given.scan.warnings:
+        print(f"warning: {warning}", file=err)
+    dry_run = args.command == "plan"
+    started = _now()
+    try:
+        summary, requests = _provision(args, settings, given, out, err)
+    except (InputError, OSError) as exc:
+        return _reread_failed(args.file, exc, err)
+    if args.report_dir:
+        document = summary_document(
+            summary,
+            source=given.scan.name,
+            started=started,
+            finished=_now(),
+            dry_run=dry_run,
+            graph_requests=requests,
+        )
+        text = json.dumps(document, indent=2) + "\n"
+        (Path(args.report_dir) / "summary.json").write_text(text, encoding="utf-8", newline="")
+    print(format_summary_line(summary, dry_run=dry_run), file=out)  # ends the plan's listing
+    if dry_run:
+        print(quota_note(summary.writes_planned), file=out)
+    if args.report_dir:
+        print(f"report written to {args.report_dir}/", file=out)
+    return EXIT_ROWS if summary.failed or summary.invalid else EXIT_OK
+
+
+def _provision(
+    args: argparse.Namespace, settings: Settings, given: _Input, out: TextIO, err: TextIO
+) -> tuple[Summary, int]:
+    """Every row through the chunk executor, each chunk's report lines written as it ends; the counts
+    and the Graph requests sent. Only the chunks in flight are held, whatever the file's size."""
     # msal and httpx are imported only when Graph is needed
     from provisioning.graph.paths import GraphPaths
     from provisioning.graph.stack import build_graph_stack
     from provisioning.use_cases.executor import ChunkExecutor
-    from provisioning.use_cases.provision_rows import provision_rows
+    from provisioning.use_cases.provision_rows import provision_chunks
 
-    settings = Settings.from_env(os.environ)
-    parsed = _read(
-        args.file,
-        ReaderLimits(settings.limits.max_file_bytes, settings.limits.max_rows),
-        settings.limits.default_region,
-        err,
-    )
-    if parsed is None:
-        return EXIT_REJECTED
-    if not parsed.accepted:
-        for problem in parsed.file_errors:
-            print(problem, file=err)
-        return EXIT_REJECTED
-    for warning in parsed.warnings:
-        print(f"warning: {warning}", file=err)
     dry_run = args.command == "plan"
-    started = _now()
     with build_graph_stack(settings) as stack:
         executor = ChunkExecutor(stack.batch, GraphPaths(settings.graph_root), settings.graph_root)
-        outcomes = provision_rows(
-            list(parsed.rows),
-            executor,
-            dry_run=dry_run,
-            concurrency=args.concurrency or settings.concurrency,
-            progress=_progress_bar(err, len(parsed.rows), lambda: stack.batch.writes_sent),
+        chunks = provision_chunks(
+            given.rows(), executor, dry_run=dry_run, concurrency=args.concurrency or settings.concurrency
         )
-        requests = stack.batch.requests_sent
-    result = RunResult(parsed, outcomes, started, _now(), requests)
-    if args.report_dir:
-        _write_reports(Path(args.report_dir), result, dry_run=dry_run)
-    if dry_run:
-        out.write(render_plan_text(outcomes))  # ends with the summary line
-        print(quota_note(summarise(outcomes).writes_planned), file=out)
-    else:
-        print(format_summary_line(summarise(outcomes)), file=out)
-    if args.report_dir:
-        print(f"report written to {args.report_dir}/", file=out)
-    bad = {OutcomeKind.FAILED, OutcomeKind.INVALID}
-    return EXIT_ROWS if any(o.kind in bad for o in outcomes) else EXIT_OK
+        bar = _ProgressBar.on(err, given.scan.rows, lambda: stack.batch.writes_sent)
+        shown = _shown(chunks, out if dry_run else None, bar)
+        if args.report_dir:
+            summary = _write_reports(
+                Path(args.report_dir), shown, managed=given.scan.managed, dry_run=dry_run
+            )
+        else:
+            summary = sum(map(summarise, shown), summarise(()))
+        return summary, stack.batch.requests_sent
 
 
-def _write_reports(directory: Path, result: RunResult, *, dry_run: bool) -> None:
+def _shown(
+    chunks: Iterable[list[Outcome]], listing: TextIO | None, bar: _ProgressBar | None
+) -> Iterator[list[Outcome]]:
+    """*chunks* passed on, each listed on *listing* (``plan``) and counted on the progress bar."""
+    done = 0
+    for outcomes in chunks:
+        if listing is not None:
+            if bar is not None and listing.isatty():
+                bar.clear()  # the listing and the bar share the terminal
+            listing.write(render_plan_blocks(outcomes))
+        yield outcomes
+        done += len(outcomes)
+        if bar is not None:
+            bar.draw(done)
+
+
+def _write_reports(
+    directory: Path, chunks: Iterable[list[Outcome]], *, managed: frozenset[MethodKind], dry_run: bool
+) -> Summary:
+    """``report.csv`` (and ``undo.csv`` unless *dry_run*) line by line as *chunks* end, as a job's are."""
     directory.mkdir(parents=True, exist_ok=True)
-    files = {
-        "report.csv": render_report_csv(result.outcomes),
-        "summary.json": render_summary(
-            result.outcomes,
-            source=result.parsed.source,
-            started=result.started,
-            finished=result.finished,
-            dry_run=dry_run,
-            graph_requests=result.graph_requests,
-        ),
-    }
-    if not dry_run:
-        files["undo.csv"] = render_undo_csv(result.outcomes, managed=result.parsed.managed)
-    for name, text in files.items():
-        (directory / name).write_text(text, encoding="utf-8", newline="")
+    with contextlib.ExitStack() as files:
+        report = files.enter_context(_text_file(directory / "report.csv"))
+        undo = None if dry_run else files.enter_context(_text_file(directory / "undo.csv"))
+        return write_job_reports(chunks, report, undo, managed=managed)
 
 
-def _progress_bar(err: TextIO, total: int, writes: Callable[[], int]) -> Callable[[int, int], None] | None:
+def _text_file(path: Path) -> TextIO:
+    return path.open("w", encoding="utf-8", newline="")
+
+
+class _ProgressBar:
     """Rows done, writes/s and the time left at the current pace, redrawn as chunks finish (a terminal only)."""
-    if not err.isatty() or total < 50:
-        return None
-    started = time.monotonic()
 
-    def draw(done: int, count: int) -> None:
-        line = progress_line(done, count, writes(), time.monotonic() - started)
-        err.write(f"\r{line}\x1b[K" + ("\n" if done == count else ""))
-        err.flush()
+    def __init__(self, err: TextIO, total: int, writes: Callable[[], int]) -> None:
+        self._err, self._total, self._writes = err, total, writes
+        self._started = time.monotonic()
 
-    return draw
+    @classmethod
+    def on(cls, err: TextIO, total: int, writes: Callable[[], int]) -> _ProgressBar | None:
+        """A bar on *err* if it is a terminal and the file is big enough to wait for."""
+        return cls(err, total, writes) if err.isatty() and total >= 50 else None
+
+    def draw(self, done: int) -> None:
+        line = progress_line(done, self._total, self._writes(), time.monotonic() - self._started)
+        self._err.write(f"\r{line}\x1b[K" + ("\n" if done == self._total else ""))
+        self._err.flush()
+
+    def clear(self) -> None:
+        self._err.write("\r\x1b[K")
+        self._err.flush()
 
 
 def _now() -> str:

@@ -3,19 +3,57 @@
 The rows go in chunks of up to 20 valid users (``split_chunks``, as the CSV drop's fan-out cuts
 them), each read and applied over ``$batch`` by ``ChunkExecutor`` exactly as a queue worker does;
 up to *concurrency* chunks are in flight, and the executor's sender paces them all.
+``provision_chunks`` streams: it takes the rows as they come (a file read row by row) and hands each
+chunk's outcomes on in input order, holding only the chunks in flight, so a file of any size runs
+in bounded memory.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from provisioning.core.job_records import split_chunks
 from provisioning.core.models import DesiredRow, Outcome
 from provisioning.use_cases.executor import ChunkExecutor
 
 Progress = Callable[[int, int], None]
+
+
+def provision_chunks(
+    rows: Iterable[DesiredRow],
+    executor: ChunkExecutor,
+    *,
+    dry_run: bool,
+    concurrency: int = 1,
+) -> Iterator[list[Outcome]]:
+    """Each chunk's outcomes, one per row, in input order; with *dry_run* nothing is written.
+
+    *rows* is read lazily: at most *concurrency* chunks are in flight and as many again wait, done,
+    for the ones before them. An authentication failure stops the run (it would fail every row): it
+    is raised here, and the chunks not yet started are dropped.
+    """
+
+    def run(chunk: list[DesiredRow]) -> list[Outcome]:
+        return executor.apply(chunk, executor.read(chunk), dry_run=dry_run)
+
+    chunks = split_chunks(rows)
+    if concurrency <= 1:
+        yield from map(run, chunks)
+        return
+    pending: deque[Future[list[Outcome]]] = deque()
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="provision") as pool:
+        try:
+            for chunk in chunks:
+                pending.append(pool.submit(run, chunk))
+                while len(pending) >= 2 * concurrency:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:  # a failure, or a caller that stopped reading: start nothing more
+            for future in pending:
+                future.cancel()
 
 
 def provision_rows(
@@ -26,26 +64,13 @@ def provision_rows(
     concurrency: int = 1,
     progress: Progress | None = None,
 ) -> list[Outcome]:
-    """One outcome per row, in input order; with *dry_run* nothing is written.
+    """One outcome per row, in input order (``provision_chunks`` over rows already in memory).
 
-    *progress* is called with (rows done, rows in all) as each chunk ends. An authentication
-    failure stops the run (it would fail every row).
+    *progress* is called with (rows done, rows in all) as each chunk's outcomes come in.
     """
-    total = len(rows)
-    done = 0
-    lock = threading.Lock()
-
-    def run(chunk: list[DesiredRow]) -> list[Outcome]:
-        nonlocal done
-        outcomes = executor.apply(chunk, executor.read(chunk), dry_run=dry_run)
-        with lock:
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
-        return outcomes
-
-    chunks = split_chunks(rows)
-    if concurrency <= 1:
-        return [outcome for chunk in chunks for outcome in run(chunk)]
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="provision") as pool:
-        return [outcome for part in pool.map(run, chunks) for outcome in part]
+    outcomes: list[Outcome] = []
+    for chunk in provision_chunks(rows, executor, dry_run=dry_run, concurrency=concurrency):
+        outcomes.extend(chunk)
+        if progress is not None:
+            progress(len(outcomes), len(rows))
+    return outcomes

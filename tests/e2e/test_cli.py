@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 import pytest
 
+from provisioning.entrypoints.cli import main
 from tests.cli_runs import methods, run
 from tests.conftest import SAMPLES, SEED_CSV
 from tests.sandbox import Sandbox
@@ -181,3 +183,35 @@ def test_a_rejected_file_exits_2_with_its_reason(sandbox_env, tmp_path):
 
     assert code == 2
     assert "bad.csv: line 1: no UPN column" in err
+
+
+class Terminal(io.StringIO):
+    """Captured output that says it is a terminal, as the progress bar wants."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_plan_on_a_terminal_lists_every_row_as_its_chunk_ends_under_a_progress_bar(sandbox_env, tmp_path):
+    """On a terminal, `plan` draws rows done, writes/s and the time left on stderr after each chunk of
+    20 users, clears the bar before the next part of the listing, and still lists every row once."""
+    users = tmp_path / "users.csv"
+    users.write_text(
+        "UPN,Mobile\n" + "".join(f"nobody{i}@contoso.test,+31 6{10_000_000 + i}\n" for i in range(100))
+    )
+    out, err = Terminal(), Terminal()
+
+    code = main(["plan", str(users)], out=out, err=err)
+
+    assert code == 1  # the users are not in the tenant: failed
+    listing = out.getvalue()
+    assert [line.split()[1] for line in listing.splitlines() if line.startswith("line ")] == [
+        str(i) for i in range(2, 102)
+    ]
+    assert "\r" not in listing
+    draws = [part for part in err.getvalue().split("\r") if "rows" in part]
+    assert [part.split()[1] for part in draws] == ["20/100", "40/100", "60/100", "80/100", "100/100"]
+    assert "writes/s  about" in draws[0]
+    assert "done in" in draws[-1]
+    assert err.getvalue().endswith("\x1b[K\n")  # the finished bar keeps its line
+    assert err.getvalue().count("\r\x1b[K") == 5  # cleared before each chunk's part of the listing

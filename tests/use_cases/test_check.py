@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 
 from provisioning.csv_input.reader import ParsedFile, parse_csv
-from provisioning.use_cases.check import check_exit_code, render_check
+from provisioning.use_cases.check import CheckedFile, check_exit_code, render_check, write_check
 
 VALID = (
     "UPN,Mobile,Email,SmsSignIn,DefaultMethod\nann@contoso.com,+31 612345678,Ann@Fabrikam.com,ENABLE,sms\n"
@@ -180,3 +181,59 @@ def test_text_output_escapes_control_characters():
 
     assert "\u202e" not in text
     assert "\\u202e" in text
+
+
+def many_rows(count: int) -> str:
+    """A file with valid rows, rows with one error and rows with two (a duplicate user, a bad phone)."""
+    lines = ["UPN,Mobile,SmsSignIn"]
+    for i in range(count):
+        user = "dup@contoso.com" if i % 7 == 0 else f"user{i}@contoso.com"
+        phone = "+31 6123" if i % 5 == 0 else f"+31 6{10_000_000 + i}"
+        lines.append(f"{user},{phone},{'enable' if i % 3 else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def test_json_output_streamed_row_by_row_equals_the_whole_document_dumped_at_once():
+    """Written row by row, the JSON is byte for byte ``json.dumps(document, indent=2)`` of the file."""
+    parsed = parse(many_rows(40))
+    document = json.loads(render_check(parsed, "json"))
+
+    assert render_check(parsed, "json") == json.dumps(document, indent=2)
+    assert len(document["rows"]) == 40
+    rejected = parse(REJECTED)
+    assert render_check(rejected, "json") == json.dumps(json.loads(render_check(rejected, "json")), indent=2)
+    assert [len(r["errors"]) for r in document["rows"][:2]] == [2, 0]
+
+
+def test_rows_are_read_once_and_never_held_by_the_writer():
+    """``write_check`` takes the rows as a one-pass iterator (a file read again row by row)."""
+    parsed = parse(many_rows(30))
+    for fmt in ("json", "text"):
+        out = io.StringIO()
+        rows = iter(parsed.rows)
+        checked = CheckedFile(parsed.source, parsed.accepted, parsed.file_errors, parsed.warnings, rows)
+
+        code = write_check(checked, fmt, out)
+
+        assert code == 1
+        assert out.getvalue() == render_check(parsed, fmt)
+        assert next(rows, None) is None
+
+
+def test_text_table_cells_wait_in_the_spool_until_every_width_is_known():
+    """The table's widths come from the widest cell of any row, even the last one's, so the cells wait
+    in the caller's spool buffers, not in memory."""
+    text = "UPN,Mobile\nann@contoso.com,+31 612345678\n" + "a-much-longer-user-name@contoso.com,\n"
+    spools: list[io.StringIO] = []
+
+    def spool() -> io.StringIO:
+        spools.append(io.StringIO())
+        return spools[-1]
+
+    parsed = parse(text)
+    out = io.StringIO()
+    write_check(CheckedFile.of(parsed), "text", out, spool=spool)
+
+    lines = out.getvalue().splitlines()
+    assert lines[1].index("OK") == lines[2].index("OK") == len("line  a-much-longer-user-name@contoso.com  ")
+    assert len(spools) == 2

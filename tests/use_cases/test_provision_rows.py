@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import pytest
 
@@ -19,7 +19,7 @@ from provisioning.core.models import (
 from provisioning.errors import AuthenticationError
 from provisioning.graph.paths import GraphPaths
 from provisioning.use_cases.executor import ChunkExecutor
-from provisioning.use_cases.provision_rows import provision_rows
+from provisioning.use_cases.provision_rows import provision_chunks, provision_rows
 from tests.builders import ALT, MOBILE, OFFICE, A, B, C
 from tests.fakes import FakeGraph, FakeUser
 
@@ -222,3 +222,43 @@ def test_a_retry_with_nothing_done_earlier_is_a_normal_run():
 
     assert outcome.kind is OutcomeKind.CHANGED
     assert [r.request_id for r in outcome.results] == ["req-1"]
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_rows_are_read_only_as_far_as_the_chunks_in_flight(concurrency):
+    """A file's rows are taken as the chunks go: after the first chunk's outcomes, at most the chunks
+    in flight and those waiting behind them (2 x concurrency, 20 users each) have been read."""
+    graph = FakeGraph({f"u{i}": FakeUser() for i in range(2000)})
+    taken: list[int] = []
+
+    def rows() -> Iterator[DesiredRow]:
+        for i in range(2000):
+            taken.append(i)
+            yield row(f"u{i}", {MOBILE: A}, line=i + 2)
+
+    chunks = provision_chunks(rows(), executor(graph), dry_run=False, concurrency=concurrency)
+    first = next(chunks)
+
+    assert [o.row.line for o in first] == list(range(2, 22))
+    assert len(taken) <= (2 * concurrency + 1) * 20
+    rest = [o.row.line for chunk in chunks for o in chunk]
+    assert rest == list(range(22, 2002))  # every row once, in input order
+
+
+def test_a_failure_in_one_chunk_starts_no_further_chunks():
+    """An authentication failure surfaces from the chunk it hit, and the rows behind it are not read."""
+
+    class NoToken(FakeGraph):
+        def send(self, requests):
+            raise AuthenticationError("no token", status=401)
+
+    taken: list[int] = []
+
+    def rows() -> Iterator[DesiredRow]:
+        for i in range(10_000):
+            taken.append(i)
+            yield row(f"u{i}", {MOBILE: A}, line=i + 2)
+
+    with pytest.raises(AuthenticationError):
+        list(provision_chunks(rows(), executor(NoToken({})), dry_run=False, concurrency=4))
+    assert len(taken) <= 9 * 20
