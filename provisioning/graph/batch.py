@@ -98,7 +98,7 @@ class BatchSender:
 
     def __init__(
         self,
-        http: httpx.Client,
+        http: httpx.Client | Sequence[httpx.Client],
         *,
         graph_root: str,
         pacer: Pacer,
@@ -106,7 +106,8 @@ class BatchSender:
         sleep: Callable[[float], None] = time.sleep,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
-        self._http = http
+        self._pools = [http] if isinstance(http, httpx.Client) else list(http)  # envelopes take turns
+        self._turn = itertools.count()
         self._root = graph_root.rstrip("/")
         self._pacer = pacer
         self._max_attempts = max(max_attempts, 1)
@@ -187,7 +188,7 @@ class BatchSender:
         url = f"{self._root}/{api}/$batch"
         client_request_id = _new_id()
         try:
-            response = self._http.post(
+            response = self._pools[next(self._turn) % len(self._pools)].post(
                 url,
                 json={"requests": [_payload(r) for r in items]},
                 headers={"client-request-id": client_request_id},

@@ -184,7 +184,8 @@ class Pacer:
 
     def _apply_share(self, processes: int, hold_s: float) -> None:
         """Pace at 1/*processes* of the rates from now on, holding everything for *hold_s* (and the
-        poll interval, the most a busy process may lag behind its own refresh) if it is above 0."""
+        poll interval, the most a busy process may lag behind its own refresh) if it is above 0 and
+        there is a rate to share (an unpaced process has no budget to overshoot)."""
         with self._lock:
             now = self._clock()
             self._update(now)
@@ -192,7 +193,8 @@ class Pacer:
             for bucket in (self._writes, self._requests):  # a smaller share: a smaller burst at once
                 if bucket is not None:
                     bucket.tokens = min(bucket.tokens, bucket.capacity * self._factor / self._share)
-            if hold_s > 0 and now + hold_s + self._poll_s > self._pause_until:
+            paced = self._writes is not None or self._requests is not None
+            if paced and hold_s > 0 and now + hold_s + self._poll_s > self._pause_until:
                 self._pause_until = now + hold_s + self._poll_s
                 self._restart_buckets()
 

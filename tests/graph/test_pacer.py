@@ -365,3 +365,18 @@ def test_single_requests_spend_resource_units_at_graphs_documented_cost():
 
     assert one_user == pytest.approx(10 / (10 - 20 / 10))
     assert user_list == pytest.approx(2 * one_user)
+
+
+def test_a_joining_process_holds_only_when_it_paces():
+    """The hold keeps a joiner's share out of the others' window; without rates there is none to keep."""
+    paced_clock, unpaced_clock = FakeClock(), FakeClock()
+    paced = _pacer(paced_clock, write_rate=20.0)
+    unpaced = _pacer(unpaced_clock, write_rate=None)
+    for pacer in (paced, unpaced):
+        pacer.follow(lambda: (2, 20.0))
+
+    paced.acquire(writes=1)
+    unpaced.acquire(writes=1)
+
+    assert paced_clock.now - 100.0 > 20.0
+    assert unpaced_clock.slept == []
