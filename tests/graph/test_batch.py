@@ -515,3 +515,16 @@ def test_build_graph_stack_shares_one_client_and_pacer():
         responses = stack.batch.send([_get("a")])
 
     assert (_statuses(responses), stack.pacer.current_write_rate) == ({"a": 200}, 5.0)
+
+
+def test_envelopes_take_turns_over_the_senders_connection_pools():
+    """Given several pools, the sender spreads its envelopes over all of them, evenly."""
+    graphs = [_Graph(), _Graph(), _Graph()]
+    clock = FakeClock()
+    pools = [httpx.Client(transport=httpx.MockTransport(graph)) for graph in graphs]
+    sender = BatchSender(pools, graph_root=ROOT, pacer=Pacer(write_rate=None, clock=clock, sleep=clock.sleep))
+
+    for n in range(4):
+        sender.send([_get(f"u{n}-{i}") for i in range(20)])  # each send: 4 envelopes of 5
+
+    assert [len(graph.envelopes) for graph in graphs] in ([6, 5, 5], [5, 6, 5], [5, 5, 6])
