@@ -244,3 +244,16 @@ class FakeJobs:
 def job(job_id: str = "job-7", **kwargs) -> JobStatus:
     """A running HTTP job's status, for a ``FakeJobs`` to answer."""
     return JobStatus(job_id, "http", "http", JobState.RUNNING, 30, 2, 1, "2025-01-01T12:00:00Z", **kwargs)
+
+
+def busiest_window(stamps: Sequence[tuple[float, int]], window_s: float) -> int:
+    """The most writes any window of *window_s* seconds holds, whatever its start (a sliding window);
+    *stamps* are (time, writes) in time order."""
+    most, total, first = 0, 0, 0
+    for end in range(len(stamps)):
+        total += stamps[end][1]
+        while stamps[end][0] - stamps[first][0] >= window_s:
+            total -= stamps[first][1]
+            first += 1
+        most = max(most, total)
+    return most

@@ -104,9 +104,7 @@ def build_graph_stack(
         provider = build_token_provider(settings, sleep=sleep)
         tokens, on_close = provider, provider.close
     connections = settings.concurrency * ENVELOPES_PER_ROUND
-    sizes = [POOL_SHARD] * (connections // POOL_SHARD) + (
-        [connections % POOL_SHARD] if connections % POOL_SHARD else []
-    )
+    sizes = [min(POOL_SHARD, connections - start) for start in range(0, connections, POOL_SHARD)]
     pools = [
         build_http(settings, transport=transport, sleep=sleep, tokens=tokens, connections=size)[0]
         for size in sizes

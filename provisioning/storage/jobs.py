@@ -190,14 +190,12 @@ class JobStore:
         record = self.load_job(job_id)
         if record is None:
             return None
+        rejected = record.state is JobState.REJECTED
+        progress = Progress() if rejected else self._load_progress(job_id)
         files: tuple[str, ...] = ()
-        progress = Progress()
-        if record.state is JobState.RUNNING:
-            progress = self._load_progress(job_id)
-        elif record.state is JobState.COMPLETED:
-            progress = self._load_progress(job_id)
+        if record.state is JobState.COMPLETED:
             files = (REPORT_CSV, SUMMARY_JSON) if record.dry_run else (REPORT_CSV, SUMMARY_JSON, UNDO_CSV)
-        else:
+        elif rejected:
             files = (REPORT_CSV, SUMMARY_JSON)
         reports = self._settings.report_container
         return JobStatus(

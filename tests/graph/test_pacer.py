@@ -9,7 +9,7 @@ import pytest
 from provisioning.errors import ConfigurationError
 from provisioning.graph.pacer import QUIET_S, Pacer, SingleRequestPacing, limit_percentage
 from provisioning.settings import Settings
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, busiest_window
 
 
 def _pacer(clock: FakeClock, *, write_rate: float | None = 20.0, request_rate: float | None = None) -> Pacer:
@@ -306,18 +306,6 @@ def test_a_bad_write_rate_is_a_configuration_problem(value):
 # --- the window guarantee ----------------------------------------------------------------------------
 
 
-def _busiest_window(stamps: list[tuple[float, int]], window_s: float) -> int:
-    """The most writes any window of *window_s* seconds holds, whatever its start (a sliding window)."""
-    most, total, first = 0, 0, 0
-    for end in range(len(stamps)):
-        total += stamps[end][1]
-        while stamps[end][0] - stamps[first][0] >= window_s:
-            total -= stamps[first][1]
-            first += 1
-        most = max(most, total)
-    return most
-
-
 @pytest.mark.parametrize(
     ("envelope", "share", "idle_every"),
     [
@@ -342,9 +330,9 @@ def test_no_150_second_window_holds_more_than_the_quota(envelope, share, idle_ev
         stamps.append((clock.now, envelope))
 
     quota = 3000 / share
-    assert _busiest_window(stamps, 150.0) <= quota
+    assert busiest_window(stamps, 150.0) <= quota
     if not idle_every:
-        assert _busiest_window(stamps, 150.0) >= 0.99 * quota - envelope
+        assert busiest_window(stamps, 150.0) >= 0.99 * quota - envelope
 
 
 def test_single_requests_spend_resource_units_at_graphs_documented_cost():

@@ -19,6 +19,7 @@ import pytest
 
 from provisioning.graph.pacer import Pacer
 from provisioning.storage.presence import Presence
+from tests.fakes import busiest_window
 
 QUOTA, WINDOW = 3000, 150.0
 INTERVAL, TTL = 15.0, 45.0
@@ -121,18 +122,6 @@ def simulate(processes: list[Process], until: float) -> list[tuple[float, int]]:
     return sorted(stamp for p in processes for stamp in p.stamps)
 
 
-def busiest_window(stamps: list[tuple[float, int]]) -> int:
-    """The most writes any 150 s window holds, whatever its start."""
-    most, total, first = 0, 0, 0
-    for end in range(len(stamps)):
-        total += stamps[end][1]
-        while stamps[end][0] - stamps[first][0] >= WINDOW:
-            total -= stamps[first][1]
-            first += 1
-        most = max(most, total)
-    return most
-
-
 FLEETS = {
     "four-start-together": [Process(f"w{n}", start=n * 0.05) for n in range(4)],
     "one-then-three-join": [
@@ -158,7 +147,7 @@ def test_no_window_holds_more_than_the_quota_whoever_joins_or_leaves(fleet):
 
     stamps = simulate(processes, until=600.0)
 
-    assert busiest_window(stamps) <= QUOTA
+    assert busiest_window(stamps, WINDOW) <= QUOTA
     assert all(p.stamps for p in processes)  # every process got its share, none was starved
 
 
