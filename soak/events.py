@@ -58,25 +58,32 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 
 
 def attempts_of(worker: str, events: Iterable[Mapping[str, Any]]) -> list[Attempt]:
-    """The chunk attempts of one worker incarnation, in start order."""
-    open_: dict[tuple[object, object], Attempt] = {}
-    by_chunk: dict[tuple[object, int], Attempt] = {}
+    """The chunk attempts of one worker incarnation, in start order (a message of several chunks
+    starts an attempt of each)."""
+    open_: dict[tuple[object, object], list[Attempt]] = {}
+    by_chunk: dict[tuple[object, object], Attempt] = {}
     out: list[Attempt] = []
     for event in events:
-        kind, chunk = event.get("ev"), event.get("chunk")
-        if not isinstance(chunk, int):
-            continue
+        kind = event.get("ev")
         key = (event.get("msg"), event.get("dequeue"))
         if kind == "start" and event.get("fn") == CHUNK_FUNCTION:
-            attempt = Attempt(worker, event.get("job"), chunk, float(event["t"]))
-            open_[key] = attempt
-            by_chunk[(event.get("job"), chunk)] = attempt
-            out.append(attempt)
-        elif kind == "outcomes" and (found := by_chunk.get((event.get("job"), chunk))) is not None:
+            started = [Attempt(worker, event.get("job"), c, float(event["t"])) for c in _chunks(event)]
+            open_[key] = started
+            by_chunk |= {(event.get("job"), a.chunk): a for a in started}
+            out += started
+        elif (
+            kind == "outcomes" and (found := by_chunk.get((event.get("job"), event.get("chunk")))) is not None
+        ):
             found.outcomes_at = found.outcomes_at or float(event["t"])
-        elif kind == "end" and event.get("fn") == CHUNK_FUNCTION and (done := open_.pop(key, None)):
-            done.end, done.ok = float(event["t"]), bool(event.get("ok"))
+        elif kind == "end" and event.get("fn") == CHUNK_FUNCTION:
+            for done in open_.pop(key, []):
+                done.end, done.ok = float(event["t"]), bool(event.get("ok"))
     return out
+
+
+def _chunks(event: Mapping[str, Any]) -> list[int]:
+    listed = event.get("chunks")
+    return [c for c in listed if isinstance(c, int)] if isinstance(listed, list) else []
 
 
 def attribute_kills(

@@ -32,6 +32,7 @@ from azure.storage.blob import BlobServiceClient
 
 from provisioning.core.job_records import (
     ChunkMessage,
+    RawRow,
     encode_message,
     job_blob,
     job_id_for_blob,
@@ -39,7 +40,7 @@ from provisioning.core.job_records import (
     split_chunks,
 )
 from provisioning.core.models import DesiredRow
-from provisioning.csv_input.reader import parse_csv
+from provisioning.csv_input.reader import ReaderLimits, iter_raw_rows, parse_csv, parse_raw, scan_csv
 from provisioning.storage.account import StorageSettings, build_queue, ensure_resources
 from soak import events as ev
 from soak import invariants
@@ -66,7 +67,19 @@ class _Worker:
     events: Path
     read: int = 0  # bytes of the events file already parsed
     # (message id, dequeue count) -> (start, chunk, outcome write announced)
-    inflight: dict[tuple[object, object], tuple[float, int, bool]] = field(default_factory=dict)
+    inflight: dict[tuple[object, ...], tuple[float, int, bool]] = field(default_factory=dict)
+
+
+def _csv_drop_windows(data: bytes) -> list[list[DesiredRow]]:
+    """The chunks the CSV drop's fan-out cuts from *data* (raw rows count as valid), parsed as the
+    workers parse them: a duplicate message must carry exactly a real chunk's rows."""
+
+    def source() -> Any:
+        return iter([data])
+
+    scan = scan_csv(source, name="users.csv", default_region="NL", limits=ReaderLimits(), size=len(data))
+    layout, raw = iter_raw_rows(source, scan, default_region="NL")
+    return [[parse_raw(r, layout) if isinstance(r, RawRow) else r for r in w] for w in split_chunks(raw)]
 
 
 class Driver:
@@ -91,7 +104,7 @@ class Driver:
         dataset.write(self.work / "seed.json", self.work / "users.csv")
         data = dataset.csv_bytes()
         rows = list(parse_csv(data, source="users.csv", default_region="NL").rows)
-        windows = list(split_chunks(rows))
+        windows = _csv_drop_windows(data)
         self.chunk_users = {i: [row.user for row in window if row.valid] for i, window in enumerate(windows)}
         with Processes(self.work) as procs:
             self.procs = procs
@@ -252,13 +265,15 @@ class Driver:
                 event = json.loads(line)
                 key = (event.get("msg"), event.get("dequeue"))
                 if event.get("ev") == "start" and event.get("fn") == ev.CHUNK_FUNCTION:
-                    worker.inflight[key] = (float(event["t"]), int(event["chunk"]), False)
+                    for chunk in event.get("chunks") or ():
+                        worker.inflight[(*key, chunk)] = (float(event["t"]), int(chunk), False)
                 elif event.get("ev") == "outcomes":
                     for k, (start, chunk, _) in list(worker.inflight.items()):
                         if chunk == event.get("chunk"):
                             worker.inflight[k] = (start, chunk, True)
                 elif event.get("ev") == "end":
-                    worker.inflight.pop(key, None)
+                    for k in [k for k in worker.inflight if k[:2] == key]:
+                        del worker.inflight[k]
 
     # --- set-up and tear-down ---------------------------------------------------------------------
 

@@ -42,16 +42,18 @@ class EventLog:
         os.write(self._fd, line.encode("utf-8"))
 
 
-def _chunk_of(body: bytes) -> tuple[str | None, int | None]:
-    """The job id and chunk number of a work message (None for one that does not parse)."""
+def _chunks_of(body: bytes) -> tuple[str | None, list[int]]:
+    """The job id and chunk numbers of a work message (None and [] for one that does not parse)."""
     try:
         data = json.loads(body)
     except ValueError:
-        return None, None
+        return None, []
     if not isinstance(data, dict):
-        return None, None
-    job, chunk = data.get("job"), data.get("chunk")
-    return (job if isinstance(job, str) else None), (chunk if isinstance(chunk, int) else None)
+        return None, []
+    job, listed = data.get("job"), data.get("chunks")
+    spans = listed if isinstance(listed, list) else [data]
+    chunks = [c.get("chunk") for c in spans if isinstance(c, dict)]
+    return (job if isinstance(job, str) else None), [c for c in chunks if isinstance(c, int)]
 
 
 def recorded(function: Function, events: EventLog) -> Function:
@@ -61,8 +63,8 @@ def recorded(function: Function, events: EventLog) -> Function:
         message = kwargs.get(function.arg)
         fields: dict[str, Any] = {"fn": function.name}
         if isinstance(message, func.QueueMessage):
-            job, chunk = _chunk_of(message.get_body())
-            fields |= {"job": job, "chunk": chunk, "msg": message.id, "dequeue": message.dequeue_count}
+            job, chunks = _chunks_of(message.get_body())
+            fields |= {"job": job, "chunks": chunks, "msg": message.id, "dequeue": message.dequeue_count}
         events.record("start", **fields)
         ok = False
         try:

@@ -9,7 +9,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TypeVar
@@ -21,10 +21,17 @@ from provisioning.errors import InputError
 # Users per work message: one Graph JSON $batch holds at most 20 requests
 # (learn.microsoft.com/graph/json-batching).
 CHUNK_ROWS = 20
+# Chunks per work message at most, and the text a message may hold before base64 (the queue takes
+# 64 KiB of base64, learn.microsoft.com/rest/api/storageservices/put-message). Each message costs the
+# fan-out a storage round trip and the worker visits them one at a time per chunk slot, so a few chunks
+# a message cut the fan-out's sends fivefold while a worker still applies them side by side.
+CHUNKS_PER_MESSAGE = 5
+MESSAGE_TEXT_BUDGET = 40 * 1024
 # Job ids of blob-started jobs are uuid5 names in this namespace; never change it, or a blob delivered
 # again after a deployment would start a second job.
 JOB_NAMESPACE = uuid.UUID("7d3c1e0a-5f0e-4b8e-9d59-2f6c1a9e4b10")
 T = TypeVar("T")
+R = TypeVar("R", bound="DesiredRow | RawRow")
 
 
 class JobKind(StrEnum):
@@ -212,8 +219,34 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class RawRow:
+    """A CSV data row as the fan-out read it: the cells of the file's known columns, not yet parsed.
+
+    Parsing (phone numbers above all) is most of the CPU a fan-out would spend on a row, so the CSV
+    drop leaves it to the workers, which run many at once. *errors* are what the fan-out found (a row
+    wider than the header), *same* the other lines naming the same user.
+    """
+
+    line: int
+    cells: tuple[str, ...]
+    errors: tuple[str, ...] = ()
+    same: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RawLayout:
+    """How a message's raw rows read: the column of each cell (canonical and as the header wrote it),
+    the header's line and the default region in force when the file was fanned out."""
+
+    columns: tuple[str, ...]
+    names: tuple[str, ...]
+    line: int
+    region: str | None
+
+
+@dataclass(frozen=True)
 class ChunkMessage:
-    """One work message: up to ``CHUNK_ROWS`` valid rows of a job, to apply (or plan) together."""
+    """One chunk of a job: up to ``CHUNK_ROWS`` valid rows, to apply (or plan) together."""
 
     job_id: str
     chunk: int
@@ -221,20 +254,129 @@ class ChunkMessage:
     rows: tuple[DesiredRow, ...]
 
 
-def encode_message(message: ChunkMessage) -> str:
-    """The message as compact JSON: ``{"job", "chunk", "dryRun", "rows"}``."""
-    return dumps(
-        {
-            "job": message.job_id,
-            "chunk": message.chunk,
-            "dryRun": message.dry_run,
-            "rows": [row_to_json(row) for row in message.rows],
+@dataclass(frozen=True)
+class WorkChunk:
+    """One chunk as a work message carries it: parsed rows, or raw rows its message's layout reads."""
+
+    chunk: int
+    rows: tuple[DesiredRow | RawRow, ...]
+
+
+@dataclass(frozen=True)
+class WorkMessage:
+    """One work message: consecutive chunks of a job (one to ``CHUNKS_PER_MESSAGE``)."""
+
+    job_id: str
+    dry_run: bool
+    chunks: tuple[WorkChunk, ...]
+    layout: RawLayout | None = None
+
+
+def encode_work(message: WorkMessage) -> str:
+    """The message as compact JSON: ``{"job", "dryRun", "layout"?, "chunks": [{"chunk", "rows"}]}``."""
+    texts = [encode_chunk(chunk) for chunk in message.chunks]
+    return _assemble(message.job_id, message.dry_run, message.layout, texts)
+
+
+def encode_chunk(chunk: WorkChunk) -> str:
+    """One chunk's JSON text, as ``encode_work`` puts it in a message."""
+    return dumps({"chunk": chunk.chunk, "rows": [_row_json(row) for row in chunk.rows]})
+
+
+def _assemble(job_id: str, dry_run: bool, layout: RawLayout | None, chunk_texts: Iterable[str]) -> str:
+    head: dict[str, object] = {"job": job_id, "dryRun": dry_run}
+    if layout is not None:
+        head["layout"] = {
+            "columns": list(layout.columns),
+            "names": list(layout.names),
+            "line": layout.line,
+            "region": layout.region,
         }
-    )
+    return f'{dumps(head)[:-1]},"chunks":[{",".join(chunk_texts)}]}}'
 
 
-def decode_message(text: str) -> ChunkMessage:
-    """The message in *text*; raises ``InputError`` naming what is wrong with it."""
+class MessagePacker:
+    """Packs a job's consecutive chunks into work messages: up to *per_message* chunks and *budget*
+    bytes of text each (a chunk over the budget on its own goes alone: ``WorkQueue.send`` judges it).
+
+    *parse* turns a chunk's raw rows into parsed ones when its raw text alone is over the budget
+    (a cell far longer than any valid value; the parsed form shows such values shortened).
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        dry_run: bool,
+        layout: RawLayout | None = None,
+        *,
+        parse: Callable[[RawRow], DesiredRow] | None = None,
+        per_message: int = CHUNKS_PER_MESSAGE,
+        budget: int = MESSAGE_TEXT_BUDGET,
+    ) -> None:
+        self._job_id, self._dry_run, self._layout, self._parse = job_id, dry_run, layout, parse
+        self._per_message, self._budget = per_message, budget
+        self._texts: list[str] = []
+        self._size = 0
+
+    def add(self, chunk: int, rows: Sequence[DesiredRow | RawRow]) -> list[str]:
+        """Take one chunk; returns the messages it completed (none or one).
+
+        Raises ``ValueError`` unless the chunk has 1 to ``CHUNK_ROWS`` rows that may be valid (raw
+        ones count) and at most ``CHUNK_ROWS`` invalid ones.
+        """
+        valid = sum(1 for row in rows if isinstance(row, RawRow) or row.valid)
+        if not 0 < valid <= CHUNK_ROWS or len(rows) - valid > CHUNK_ROWS:
+            msg = (
+                f"chunk {chunk}: a work message carries 1 to {CHUNK_ROWS} valid rows and at most "
+                f"{CHUNK_ROWS} invalid ones, got {valid} and {len(rows) - valid}"
+            )
+            raise ValueError(msg)
+        text = encode_chunk(WorkChunk(chunk, tuple(rows)))
+        size = len(text.encode("utf-8"))
+        if size > self._budget and self._parse is not None and any(isinstance(r, RawRow) for r in rows):
+            parse = self._parse
+            parsed = tuple(parse(r) if isinstance(r, RawRow) else r for r in rows)
+            text = encode_chunk(WorkChunk(chunk, parsed))
+            size = len(text.encode("utf-8"))
+        done = self.flush() if self._texts and self._size + size + 1 > self._budget else []
+        self._texts.append(text)
+        self._size += size + 1
+        if len(self._texts) >= self._per_message:
+            done += self.flush()
+        return done
+
+    def flush(self) -> list[str]:
+        """The message of the chunks taken since the last one, if any."""
+        if not self._texts:
+            return []
+        text = _assemble(self._job_id, self._dry_run, self._layout, self._texts)
+        self._texts, self._size = [], 0
+        return [text]
+
+
+def _row_json(row: DesiredRow | RawRow) -> dict[str, object]:
+    if isinstance(row, DesiredRow):
+        return row_to_json(row)
+    raw: dict[str, object] = {"line": row.line, "cells": list(row.cells)}
+    if row.errors:
+        raw["errors"] = list(row.errors)
+    if row.same:
+        raw["same"] = list(row.same)
+    return raw
+
+
+def encode_message(message: ChunkMessage) -> str:
+    """A one-chunk work message of parsed rows."""
+    chunk = WorkChunk(message.chunk, message.rows)
+    return encode_work(WorkMessage(message.job_id, message.dry_run, (chunk,)))
+
+
+def decode_work(text: str) -> WorkMessage:
+    """The message in *text*; raises ``InputError`` naming what is wrong with it.
+
+    Reads the one-chunk shape (``{"job", "chunk", "dryRun", "rows"}``) of messages queued by
+    earlier versions too.
+    """
     try:
         data: object = json.loads(text)
     except ValueError as exc:
@@ -242,34 +384,83 @@ def decode_message(text: str) -> ChunkMessage:
         raise InputError(msg) from exc
     try:
         obj = _object(data)
-        job, chunk = _typed(obj.get("job"), str), _typed(obj.get("chunk"), int)
-        dry_run, rows = _typed(obj.get("dryRun"), bool), _typed(obj.get("rows"), list)
+        job, dry_run = _typed(obj.get("job"), str), _typed(obj.get("dryRun"), bool)
+        listed = [obj] if "chunks" not in obj else [_object(c) for c in _typed(obj["chunks"], list)]
+        layout = None if obj.get("layout") is None else _layout(_object(obj["layout"]))
+        spans = [(_typed(c.get("chunk"), int), _typed(c.get("rows"), list)) for c in listed]
     except TypeError as exc:
-        msg = f"work message: {exc} (fields: job, chunk, dryRun, rows)"
+        msg = f"work message: {exc} (fields: job, dryRun, chunks of chunk and rows, layout)"
         raise InputError(msg) from exc
-    if not job or chunk < 0:
-        msg = f"work message: job {job!r}, chunk {chunk}: expected a job id and a chunk number >= 0"
+    if not job or not spans or any(number < 0 for number, _ in spans):
+        msg = f"work message: job {job!r}, chunks {[n for n, _ in spans]}: expected a job id and chunks >= 0"
         raise InputError(msg)
-    parsed = tuple(row_from_json(row, f"rows[{i}]") for i, row in enumerate(rows))
-    return ChunkMessage(job, chunk, dry_run, parsed)
+    chunks = tuple(
+        WorkChunk(
+            number, tuple(_row_from(row, f"chunk {number}: rows[{i}]", layout) for i, row in enumerate(rows))
+        )
+        for number, rows in spans
+    )
+    return WorkMessage(job, dry_run, chunks, layout)
 
 
-def split_chunks(rows: Iterable[DesiredRow], *, size: int = CHUNK_ROWS) -> Iterator[list[DesiredRow]]:
-    """Consecutive windows of *rows* with at most *size* valid and *size* invalid rows each.
+def decode_message(text: str) -> ChunkMessage:
+    """The one chunk of parsed rows in *text*; raises ``InputError`` for any other message."""
+    work = decode_work(text)
+    rows = work.chunks[0].rows if len(work.chunks) == 1 else ()
+    parsed = tuple(row for row in rows if isinstance(row, DesiredRow))
+    if len(work.chunks) != 1 or len(parsed) != len(rows):
+        msg = "work message: expected one chunk of parsed rows"
+        raise InputError(msg)
+    return ChunkMessage(work.job_id, work.chunks[0].chunk, work.dry_run, parsed)
+
+
+def _layout(obj: dict[str, object]) -> RawLayout:
+    columns = tuple(_typed(c, str) for c in _typed(obj.get("columns"), list))
+    names = tuple(_typed(n, str) for n in _typed(obj.get("names"), list))
+    if len(names) != len(columns):
+        msg = f"layout: {len(columns)} columns but {len(names)} names"
+        raise TypeError(msg)
+    return RawLayout(columns, names, _typed(obj.get("line"), int), _optional(obj.get("region"), str))
+
+
+def _row_from(data: object, path: str, layout: RawLayout | None) -> DesiredRow | RawRow:
+    if not isinstance(data, dict) or "cells" not in data:
+        return row_from_json(data, path)
+    if layout is None:
+        msg = f"work message: {path}: a raw row in a message without a layout"
+        raise InputError(msg)
+    try:
+        cells = tuple(_typed(c, str) for c in _typed(data["cells"], list))
+        errors = tuple(_typed(e, str) for e in _typed(data.get("errors", []), list))
+        same = tuple(_typed(n, int) for n in _typed(data.get("same", []), list))
+        raw = RawRow(_typed(data.get("line"), int), cells, errors, same)
+    except TypeError as exc:
+        msg = f"work message: {path}: {exc}"
+        raise InputError(msg) from exc
+    if len(cells) != len(layout.columns) or set(data) - {"line", "cells", "errors", "same"}:
+        msg = f"work message: {path}: expected line, cells (one per layout column), errors, same"
+        raise InputError(msg)
+    return raw
+
+
+def split_chunks(rows: Iterable[R], *, size: int = CHUNK_ROWS) -> Iterator[list[R]]:
+    """Consecutive windows of *rows* with at most *size* valid and *size* invalid rows each (a raw
+    row counts as valid: it is parsed later).
 
     Numbering the windows in order keeps the report in input order: a job's report is its chunks'
     outcomes in chunk order. Invalid rows ride along in their window's message (the worker records
     them without Graph); a window with no valid row never reaches the queue
-    (``JobStore.record_outcomes_without_queue``). Queue messages stay at one per *size* valid rows.
+    (``JobStore.record_outcomes_without_queue``).
     """
-    window: list[DesiredRow] = []
+    window: list[R] = []
     valid = invalid = 0
     for row in rows:
-        if (row.valid and valid == size) or (not row.valid and invalid == size):
+        ok = isinstance(row, RawRow) or row.valid
+        if (ok and valid == size) or (not ok and invalid == size):
             yield window
             window, valid, invalid = [], 0, 0
         window.append(row)
-        valid, invalid = valid + row.valid, invalid + (not row.valid)
+        valid, invalid = valid + ok, invalid + (not ok)
     if window:
         yield window
 

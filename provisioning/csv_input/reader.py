@@ -9,6 +9,7 @@ in each row's ``errors``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 from array import array
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from provisioning.core.job_records import RawLayout, RawRow
 from provisioning.core.models import DesiredRow, MethodKind
 from provisioning.core.phones import check_region
 from provisioning.csv_input.lines import MAX_BYTES_SETTING, LineReader, check_size
@@ -32,6 +34,7 @@ from provisioning.csv_input.records import (
     sep_line_delimiter,
     sniff_delimiter,
     user_key,
+    width_error,
 )
 from provisioning.errors import InputError, PhoneError
 
@@ -44,8 +47,10 @@ __all__ = [
     "ParsedFile",
     "ReaderLimits",
     "hash_user",
+    "iter_raw_rows",
     "iter_rows",
     "parse_csv",
+    "parse_raw",
     "scan_csv",
 ]
 
@@ -329,6 +334,68 @@ def _rows(source: CsvSource, scan: CsvScan, columns: ColumnMap, region: str | No
             row = parse_record(record.fields, record.line, columns, region)
         same = scan.duplicates.get(row.user.casefold()) if row.user else None
         yield row if same is None else _with_duplicate_error(row, same, column)
+
+
+def iter_raw_rows(
+    source: CsvSource, scan: CsvScan, *, default_region: str | None
+) -> tuple[RawLayout, Iterator[DesiredRow | RawRow]]:
+    """Pass 2 without the parsing: the rows ``iter_rows`` would yield, as raw cells ``parse_raw`` reads.
+
+    The fan-out of a CSV drop spends most of its CPU parsing cells (phone numbers above all); this
+    leaves that to the workers. A record the CSV layer could not read comes parsed (it is an error
+    already). Raises as ``iter_rows`` does.
+    """
+    if not scan.accepted or scan.columns is None:
+        msg = f"{scan.name} was rejected by scan_csv; it has no rows to read"
+        raise ValueError(msg)
+    columns = scan.columns
+    layout = RawLayout(
+        columns=tuple(column.value for column in columns.positions),
+        names=tuple(columns.name(column) for column in columns.positions),
+        line=columns.line,
+        region=_setting_region(default_region),
+    )
+    return layout, _raw_rows(source, scan, columns)
+
+
+def _raw_rows(source: CsvSource, scan: CsvScan, columns: ColumnMap) -> Iterator[DesiredRow | RawRow]:
+    duplicates = scan.duplicates
+    for record in _data_records(source, scan.delimiter, columns, scan.limits.max_bytes):
+        if record.blank:
+            continue
+        if record.error is not None:
+            yield DesiredRow(record.line, "", managed=columns.managed, errors=(record.error,))
+            continue
+        fields = record.fields
+        too_wide = width_error(fields, record.line, columns)
+        key = user_key(fields, columns) if duplicates else None
+        same = duplicates.get(key, ()) if key is not None else ()
+        yield RawRow(record.line, columns.pick(fields), () if too_wide is None else (too_wide,), same)
+
+
+def parse_raw(row: RawRow, layout: RawLayout) -> DesiredRow:
+    """The ``DesiredRow`` ``iter_rows`` would have yielded for the record *row* holds."""
+    columns = _layout_columns(layout)
+    parsed = parse_record(row.cells, row.line, columns, layout.region)
+    if row.errors:
+        parsed = dataclasses.replace(parsed, errors=(*row.errors, *parsed.errors))
+    return _with_duplicate_error(parsed, row.same, columns.name(Column.UPN)) if row.same else parsed
+
+
+@functools.lru_cache(maxsize=64)
+def _layout_columns(layout: RawLayout) -> ColumnMap:
+    """The column map of a layout's cells (a job's messages share one layout)."""
+    try:
+        order = [Column(name) for name in layout.columns]
+    except ValueError as exc:
+        msg = f"work message: layout: unknown column ({exc})"
+        raise InputError(msg) from exc
+    return ColumnMap(
+        positions={column: i for i, column in enumerate(order)},
+        names=dict(zip(order, layout.names, strict=True)),
+        width=len(order),
+        line=layout.line,
+    )
 
 
 def _data_records(source: CsvSource, delimiter: str, columns: ColumnMap, max_bytes: int) -> Iterator[Record]:

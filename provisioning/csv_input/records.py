@@ -154,6 +154,11 @@ class ColumnMap:
         index = self.positions.get(column)
         return fields[index] if index is not None and index < len(fields) else ""
 
+    def pick(self, fields: Sequence[str]) -> tuple[str, ...]:
+        """The record's cells in the known columns, in ``positions`` order ("" where missing)."""
+        width = len(fields)
+        return tuple(fields[i] if i < width else "" for i in self.positions.values())
+
 
 def is_blank_line(line: str) -> bool:
     """Whether a physical line holds nothing but spaces, delimiters, quotes and stray byte order
@@ -273,9 +278,8 @@ def parse_record(
     Cells that parse are kept even when others fail, so a report can show them.
     """
     errors: list[str] = []
-    filled = max((i + 1 for i, f in enumerate(fields) if f.strip()), default=0)
-    if filled > columns.width:
-        errors.append(f"line {line} has {filled} fields, the header has {columns.width}")
+    if (too_wide := width_error(fields, line, columns)) is not None:
+        errors.append(too_wide)
     if not columns.cell(fields, Column.UPN).strip():
         errors.append(f"{columns.name(Column.UPN)}: empty; every row needs a user (UPN or object id)")
     cell = functools.partial(_cell, fields, columns, errors)
@@ -294,6 +298,14 @@ def parse_record(
         default_method=cell(Column.DEFAULT_METHOD, cells.parse_default_method),
         errors=tuple(errors),
     )
+
+
+def width_error(fields: Sequence[str], line: int, columns: ColumnMap) -> str | None:
+    """The error of a record with more filled fields than the header names, or None."""
+    filled = max((i + 1 for i, f in enumerate(fields) if f.strip()), default=0)
+    if filled > columns.width:
+        return f"line {line} has {filled} fields, the header has {columns.width}"
+    return None
 
 
 def _cell(

@@ -16,19 +16,16 @@ from dataclasses import replace
 from typing import TypeVar
 
 from provisioning.core.job_records import (
-    CHUNK_ROWS,
-    ChunkMessage,
     ChunkTally,
     JobRecord,
     Progress,
-    encode_message,
     job_blob,
     journal_blob,
     outcomes_blob,
     progress_blob,
     report_blob,
 )
-from provisioning.core.models import CurrentMethods, DesiredRow, JobState, JobStatus, Outcome
+from provisioning.core.models import CurrentMethods, JobState, JobStatus, Outcome
 from provisioning.core.serialization import current_from_json, current_to_json, outcome_to_json
 from provisioning.core.summary import writes_applied
 from provisioning.errors import InputError
@@ -93,17 +90,9 @@ class JobStore:
 
     # --- the work queue ----------------------------------------------------------------------------
 
-    def enqueue_chunk(self, job_id: str, chunk: int, rows: Sequence[DesiredRow], dry_run: bool) -> None:
-        """Send one work message: 1 to ``CHUNK_ROWS`` valid rows, and at most as many invalid ones
-        (the worker records those without calling Graph); raises ``ValueError`` otherwise."""
-        valid = sum(1 for row in rows if row.valid)
-        if not 0 < valid <= CHUNK_ROWS or len(rows) - valid > CHUNK_ROWS:
-            msg = (
-                f"chunk {chunk}: a work message carries 1 to {CHUNK_ROWS} valid rows and at most "
-                f"{CHUNK_ROWS} invalid ones, got {valid} and {len(rows) - valid}"
-            )
-            raise ValueError(msg)
-        self._queue.send(encode_message(ChunkMessage(job_id, chunk, dry_run, tuple(rows))))
+    def send_work(self, text: str) -> None:
+        """Send one work message (``MessagePacker``'s text); ``ValueError`` if over the queue's 64 KiB."""
+        self._queue.send(text)
 
     # --- chunks ------------------------------------------------------------------------------------
 

@@ -8,10 +8,11 @@ chunk completes a job finishes it (``use_cases.finish_job``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Protocol
@@ -20,7 +21,10 @@ from provisioning.core.job_records import (
     ChunkMessage,
     JobKind,
     JobRecord,
-    decode_message,
+    MessagePacker,
+    RawLayout,
+    RawRow,
+    decode_work,
     job_id_for_blob,
     split_chunks,
 )
@@ -35,7 +39,7 @@ from provisioning.core.models import (
     OutcomeKind,
 )
 from provisioning.core.sync_rows import SyncSettings
-from provisioning.csv_input.reader import ReaderLimits, iter_rows, scan_csv
+from provisioning.csv_input.reader import ReaderLimits, iter_raw_rows, parse_raw, scan_csv
 from provisioning.errors import InputError
 from provisioning.graph.client import GraphClient
 from provisioning.settings import InputLimits
@@ -86,40 +90,49 @@ def fan_out(
     jobs: JobStore,
     finisher: JobFinisher,
     job_id: str,
-    rows: Iterable[DesiredRow],
+    rows: Iterable[DesiredRow | RawRow],
     *,
     dry_run: bool,
+    layout: RawLayout | None = None,
     senders: int = 8,
 ) -> int:
-    """Send rows in chunks of up to 20 valid users; returns the chunk count.
+    """Send rows in chunks of up to 20 valid users, several chunks a message; returns the chunk count.
 
     A chunk is a contiguous window of the input, so the final report, built chunk by chunk, keeps
     the input's line order. Invalid rows ride along in their window's message and the worker records
     them without calling Graph; a window of invalid rows only is recorded at once, never queued.
-    Up to *senders* windows are sent at once (storage round trips dominate), with at most twice that
-    many waiting, so memory stays bounded whatever the file size.
+    Raw rows (a CSV drop's, read by *layout*) are parsed by the worker. Up to *senders* messages are
+    sent at once (storage round trips dominate), with at most twice that many waiting, so memory
+    stays bounded whatever the file size.
     """
     chunk = 0
     pending: deque[Future[object]] = deque()
+    parse = None if layout is None else functools.partial(parse_raw, layout=layout)
+    packer = MessagePacker(job_id, dry_run, layout, parse=parse)
     with ThreadPoolExecutor(max_workers=senders, thread_name_prefix="fan-out") as pool:
-        for window in split_chunks(rows):
-            pending.append(pool.submit(_send_window, jobs, finisher, job_id, chunk, window, dry_run))
-            chunk += 1
+
+        def submit(task: Callable[..., object], *args: object) -> None:
+            pending.append(pool.submit(task, *args))
             while len(pending) > 2 * senders:
                 pending.popleft().result()
+
+        for window in split_chunks(rows):
+            if any(isinstance(row, RawRow) or row.valid for row in window):
+                for text in packer.add(chunk, window):
+                    submit(jobs.send_work, text)
+            else:
+                invalid = [
+                    Outcome(row, OutcomeKind.INVALID, error="; ".join(row.errors))
+                    for row in window
+                    if isinstance(row, DesiredRow)  # all of them: a raw row may be valid
+                ]
+                submit(finisher.complete_chunk, job_id, chunk, invalid)
+            chunk += 1
+        for text in packer.flush():
+            submit(jobs.send_work, text)
         for future in pending:
             future.result()
     return chunk
-
-
-def _send_window(
-    jobs: JobStore, finisher: JobFinisher, job_id: str, chunk: int, window: list[DesiredRow], dry_run: bool
-) -> object:
-    if any(row.valid for row in window):
-        jobs.enqueue_chunk(job_id, chunk, window, dry_run)
-        return None
-    invalid = [Outcome(row, OutcomeKind.INVALID, error="; ".join(row.errors)) for row in window]
-    return finisher.complete_chunk(job_id, chunk, invalid)
 
 
 def fan_out_blob(client: BlobClientLike, services: Services) -> str:
@@ -162,8 +175,8 @@ def fan_out_blob(client: BlobClientLike, services: Services) -> str:
         services.finisher.reject(record, scan.file_errors)
         log.warning("job %s: %s rejected: %s", job_id, name, "; ".join(scan.file_errors))
         return job_id
-    rows = iter_rows(source, scan, default_region=limits.default_region)
-    chunks = fan_out(services.jobs, services.finisher, job_id, rows, dry_run=False)
+    layout, rows = iter_raw_rows(source, scan, default_region=limits.default_region)
+    chunks = fan_out(services.jobs, services.finisher, job_id, rows, dry_run=False, layout=layout)
     services.finisher.set_chunk_count(job_id, chunks, rows=scan.rows)
     log.info("job %s: %s fanned out, %d rows in %d chunks", job_id, name, scan.rows, chunks)
     return job_id
@@ -173,20 +186,43 @@ def fan_out_blob(client: BlobClientLike, services: Services) -> str:
 
 
 def process_chunk_message(text: str, services: Services) -> None:
-    """Work one queue message; a malformed one is logged and dropped (it can never succeed)."""
-    message = _decoded(text, "work")
-    if message is None:
+    """Work one queue message, its chunks side by side; a malformed one is logged and dropped (it can
+    never succeed). If a chunk fails the message is delivered again: its finished chunks are only
+    marked done again then.
+    """
+    chunks = _decoded(text, "work")
+    if not chunks:
         return
-    process_chunk(message, services.chunk_executor(), services.jobs, services.finisher)
+    executor = services.chunk_executor()
+    if len(chunks) == 1:
+        process_chunk(chunks[0], executor, services.jobs, services.finisher)
+        return
+    with ThreadPoolExecutor(max_workers=len(chunks), thread_name_prefix="chunk") as pool:
+        futures = [pool.submit(process_chunk, c, executor, services.jobs, services.finisher) for c in chunks]
+    for future in futures:
+        future.result()
 
 
-def _decoded(text: str, queue: str) -> ChunkMessage | None:
-    """The message in *text*, or None (logged) when it is malformed: it can never succeed."""
+def _decoded(text: str, queue: str) -> list[ChunkMessage]:
+    """The chunks in *text*, their raw rows parsed; none (logged) when it is malformed: it can never succeed."""
     try:
-        return decode_message(text)
+        work = decode_work(text)
+        return [
+            ChunkMessage(
+                work.job_id, c.chunk, work.dry_run, tuple(_parsed(row, work.layout) for row in c.rows)
+            )
+            for c in work.chunks
+        ]
     except InputError as exc:
         log.warning("dropping a malformed %s message: %s", queue, mask_text(str(exc)))
-        return None
+        return []
+
+
+def _parsed(row: DesiredRow | RawRow, layout: RawLayout | None) -> DesiredRow:
+    if isinstance(row, DesiredRow):
+        return row
+    assert layout is not None  # decode_work refuses raw rows without a layout
+    return parse_raw(row, layout)
 
 
 def process_chunk(
@@ -220,22 +256,24 @@ class ChunkJournal:
 
 
 def record_poisoned_chunk(text: str, services: Services) -> None:
-    """A chunk that failed every delivery: each of its rows becomes `failed`, so the job completes."""
-    message = _decoded(text, "poison")
-    if message is None:
-        return
-    if services.jobs.chunk_outcomes_exist(message.job_id, message.chunk):
-        services.finisher.complete_chunk(message.job_id, message.chunk, ())
-        return
+    """A message that failed every delivery: each row of its unfinished chunks becomes `failed`, so the
+    job completes."""
     reason = (
         "the worker failed on this chunk on every delivery (moved to the poison queue); some of the row's "
         "changes may have been applied: check the user and run the row again"
     )
-    outcomes = [Outcome(row, OutcomeKind.FAILED, error=reason) for row in message.rows]
-    services.finisher.complete_chunk(message.job_id, message.chunk, outcomes)
-    log.error(
-        "job %s chunk %d: poisoned; %d rows recorded as failed", message.job_id, message.chunk, len(outcomes)
-    )
+    for message in _decoded(text, "poison"):
+        if services.jobs.chunk_outcomes_exist(message.job_id, message.chunk):
+            services.finisher.complete_chunk(message.job_id, message.chunk, ())
+            continue
+        outcomes = [Outcome(row, OutcomeKind.FAILED, error=reason) for row in message.rows]
+        services.finisher.complete_chunk(message.job_id, message.chunk, outcomes)
+        log.error(
+            "job %s chunk %d: poisoned; %d rows recorded as failed",
+            message.job_id,
+            message.chunk,
+            len(outcomes),
+        )
 
 
 # --- jobs submitted by the HTTP endpoint and the nightly sync ------------------------------------

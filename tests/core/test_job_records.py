@@ -9,12 +9,22 @@ from pathlib import Path
 import pytest
 
 from provisioning.core.job_records import (
+    CHUNKS_PER_MESSAGE,
+    MESSAGE_TEXT_BUDGET,
     ChunkMessage,
     JobKind,
     JobRecord,
+    MessagePacker,
     Progress,
+    RawLayout,
+    RawRow,
+    WorkChunk,
+    WorkMessage,
     decode_message,
+    decode_work,
+    encode_chunk,
     encode_message,
+    encode_work,
     split_chunks,
 )
 from provisioning.core.models import JobState, MethodKind
@@ -128,9 +138,7 @@ def test_messages_round_trip():
         pytest.param(
             '{"job": "j", "chunk": true, "dryRun": false, "rows": []}', "expected int", id="chunk-bool"
         ),
-        pytest.param(
-            '{"job": "j", "chunk": -1, "dryRun": false, "rows": []}', "chunk number >= 0", id="negative"
-        ),
+        pytest.param('{"job": "j", "chunk": -1, "dryRun": false, "rows": []}', "chunks >= 0", id="negative"),
         pytest.param('{"job": "j", "chunk": 1, "rows": []}', "expected bool", id="no-dry-run"),
         pytest.param('{"job": "j", "chunk": 1, "dryRun": false, "rows": [{}]}', r"rows\[0\]", id="bad-row"),
     ],
@@ -139,6 +147,107 @@ def test_malformed_messages_are_input_errors(text, expected):
     """A message that is not a work message raises InputError saying what is wrong."""
     with pytest.raises(InputError, match=expected):
         decode_message(text)
+
+
+LAYOUT = RawLayout(("UPN", "Mobile"), ("User", "Cell"), 3, "NL")
+
+
+def test_a_message_of_several_chunks_and_raw_rows_round_trips():
+    """Chunks of raw rows (with the fan-out's errors and duplicate lines) and parsed rows decode as encoded."""
+    raw = RawRow(4, ("ann@contoso.test", "06 1234 5678"), ("line 4 has 3 fields, the header has 2",), (4, 9))
+    message = WorkMessage(
+        "job-1",
+        False,
+        (
+            WorkChunk(0, (raw, desired({MOBILE: A}, line=5))),
+            WorkChunk(1, (RawRow(6, ("b@contoso.test", "")),)),
+        ),
+        LAYOUT,
+    )
+
+    assert decode_work(encode_work(message)) == message
+
+
+def test_a_one_chunk_message_of_an_earlier_version_is_still_read():
+    """Messages queued before an upgrade (``{"job", "chunk", "dryRun", "rows"}``) are worked, not dropped."""
+    text = '{"job":"j","chunk":3,"dryRun":true,"rows":[{"line":2,"user":"ann@contoso.test"}]}'
+
+    work = decode_work(text)
+
+    assert (work.job_id, work.dry_run, [c.chunk for c in work.chunks]) == ("j", True, [3])
+    assert work.chunks[0].rows[0] == desired({}, line=2, user="ann@contoso.test")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            '{"job":"j","dryRun":false,"chunks":[{"chunk":0,"rows":[{"line":2,"cells":["a"]}]}]}',
+            "without a layout",
+            id="raw-without-layout",
+        ),
+        pytest.param(
+            '{"job":"j","dryRun":false,"layout":{"columns":["UPN","Mobile"],"names":["U","M"],"line":1,'
+            '"region":null},"chunks":[{"chunk":0,"rows":[{"line":2,"cells":["a"]}]}]}',
+            "one per layout column",
+            id="cells-short",
+        ),
+        pytest.param('{"job":"j","dryRun":false,"chunks":[]}', "chunks >= 0", id="no-chunks"),
+    ],
+)
+def test_malformed_multi_chunk_messages_are_input_errors(text, expected):
+    """Raw rows need a layout and a cell per column; a message needs a chunk."""
+    with pytest.raises(InputError, match=expected):
+        decode_work(text)
+
+
+def test_the_packer_fills_messages_up_to_the_chunk_count_then_the_byte_budget():
+    """Five chunks a message by default; a smaller budget closes messages earlier; none is lost."""
+    rows = [desired({MOBILE: A}, line=n, user=f"user{n:05d}@contoso.test") for n in range(2, 2 + 20 * 12)]
+    windows = list(split_chunks(rows))
+
+    def pack(budget: int = MESSAGE_TEXT_BUDGET) -> list[WorkMessage]:
+        packer = MessagePacker("job", False, budget=budget)
+        texts = [t for n, window in enumerate(windows) for t in packer.add(n, window)] + packer.flush()
+        return [decode_work(t) for t in texts]
+
+    by_count = pack()
+    assert [len(m.chunks) for m in by_count] == [CHUNKS_PER_MESSAGE] * 2 + [12 - 2 * CHUNKS_PER_MESSAGE]
+    largest = max(len(encode_chunk(WorkChunk(n, tuple(w))).encode()) for n, w in enumerate(windows))
+    by_size = pack(budget=largest * 2 + 2)
+    assert [len(m.chunks) for m in by_size] == [2] * 6
+    for messages in (by_count, by_size):
+        assert [c.chunk for m in messages for c in m.chunks] == list(range(12))
+        assert [r for m in messages for c in m.chunks for r in c.rows] == rows
+
+
+def test_a_raw_chunk_over_the_budget_is_sent_parsed():
+    """A raw chunk whose cells alone exceed the budget goes parsed (its long values shown shortened)."""
+    huge = RawRow(2, ("ann@contoso.test", "6" * 5000))
+    parsed = desired({}, line=2, user="ann@contoso.test", errors=("Cell: not a phone number",))
+    packer = MessagePacker("job", False, LAYOUT, parse=lambda row: parsed, budget=1000)
+
+    texts = packer.add(0, [huge]) + packer.flush()
+
+    assert [c.rows for c in decode_work(texts[0]).chunks] == [(parsed,)]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param([], id="empty"),
+        pytest.param([desired(line=n) for n in range(21)], id="too-many"),
+        pytest.param([RawRow(n, ("u",)) for n in range(21)], id="too-many-raw"),
+        pytest.param([desired(line=2, errors=("bad",))], id="invalid-row-only"),
+        pytest.param(
+            [desired(line=2)] + [desired(line=n, errors=("bad",)) for n in range(3, 24)], id="21-invalid"
+        ),
+    ],
+)
+def test_only_one_to_twenty_valid_rows_make_a_chunk(rows):
+    """A chunk carries 1 to 20 rows that may be valid (and at most 20 invalid); else a ValueError."""
+    with pytest.raises(ValueError, match="1 to 20 valid rows"):
+        MessagePacker("job", False).add(0, rows)
 
 
 def test_chunks_are_windows_in_input_order_with_invalid_rows_riding_along():

@@ -21,9 +21,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from provisioning.core.job_records import RawRow, WorkChunk, WorkMessage, decode_work, encode_work
 from provisioning.core.models import DefaultMethod, DesiredRow, MethodKind, SmsSignIn
 from provisioning.core.phones import normalise_phone
-from provisioning.csv_input.reader import ParsedFile, ReaderLimits, iter_rows, parse_csv, scan_csv
+from provisioning.csv_input.reader import (
+    ParsedFile,
+    ReaderLimits,
+    iter_raw_rows,
+    iter_rows,
+    parse_csv,
+    parse_raw,
+    scan_csv,
+)
 from provisioning.entrypoints.http.input import ProvisionRequest, parse_body
 from provisioning.errors import ErrorCode, PayloadError, PhoneError
 
@@ -231,6 +240,46 @@ def test_any_bytes_give_a_verdict_and_the_same_one_in_any_chunking(prefix, data,
 
     _assert_well_formed(parsed, "s.csv", _physical_lines(data.decode("latin-1")) + 1)
     assert _streamed(data, chunk, limits) == parsed
+
+
+def _by_workers(data: bytes, limits: ReaderLimits, region: str | None) -> tuple[DesiredRow, ...] | None:
+    """The rows as a CSV drop's workers get them: raw cells from the fan-out, parsed by ``parse_raw``
+    after a trip through a work message."""
+
+    def source() -> Iterator[bytes]:
+        return iter([data])
+
+    scan = scan_csv(source, name="s.csv", default_region=region, limits=limits, size=len(data))
+    if not scan.accepted:
+        return None
+    layout, rows = iter_raw_rows(source, scan, default_region=region)
+    read = tuple(rows)
+    if read:
+        message = WorkMessage("job", False, (WorkChunk(0, read),), layout)
+        read = decode_work(encode_work(message)).chunks[0].rows
+    return tuple(parse_raw(row, layout) if isinstance(row, RawRow) else row for row in read)
+
+
+@FAST
+@given(
+    header=st.sampled_from(
+        [
+            b"UPN,Mobile,AlternateMobile,OfficePhone,AlternateEmail,ForcedUpdate,SmsSignIn\n",
+            b"x;UPN;Email;Mobile\n",
+            b"",
+        ]
+    ),
+    data=st.binary(max_size=300),
+    region=st.sampled_from([None, "NL", "US"]),
+)
+def test_the_workers_parse_of_raw_cells_gives_the_rows_a_whole_file_read_gives(header, data, region):
+    """Whatever the file, the fan-out's raw rows parsed by the workers are exactly ``iter_rows``' rows:
+    the same values, errors (too many fields, duplicate users) and lines."""
+    limits = ReaderLimits(max_bytes=400, max_rows=30)
+    data = header + data
+    parsed = parse_csv(data, source="s.csv", default_region=region, limits=limits)
+
+    assert _by_workers(data, limits, region) == (parsed.rows if parsed.accepted else None)
 
 
 TEXT = st.text(

@@ -5,14 +5,23 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from pathlib import Path
 from typing import Literal
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from provisioning.core.job_records import RawRow
 from provisioning.core.models import DefaultMethod, DesiredRow, MethodKind, SmsSignIn
-from provisioning.csv_input.reader import ParsedFile, ReaderLimits, parse_csv
+from provisioning.csv_input.reader import (
+    ParsedFile,
+    ReaderLimits,
+    iter_raw_rows,
+    parse_csv,
+    parse_raw,
+    scan_csv,
+)
 from provisioning.csv_input.records import ColumnMap, map_columns, parse_record
 from tests.conftest import SEED_CSV
 
@@ -713,3 +722,27 @@ def test_every_non_blank_data_row_yields_exactly_one_row(rows, delimiter, newlin
 
     assert [row.line for row in parsed.rows] == expected
     assert parsed.accepted is bool(expected)
+
+
+CORPUS = [
+    path
+    for path in sorted((Path(__file__).parents[1] / "data" / "csv").glob("*.csv"))
+    if parse_csv(path.read_bytes(), source=path.name).accepted  # a rejected file has no rows to compare
+]
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
+@pytest.mark.parametrize("region", [None, "NL"])
+def test_raw_rows_parsed_by_a_worker_are_the_rows_of_a_whole_file_read(path, region):
+    """Every corpus file: the fan-out's raw cells, parsed as a worker does, give ``parse_csv``'s rows
+    (duplicates, too-wide rows and unreadable records included)."""
+    data = path.read_bytes()
+    parsed = parse_csv(data, source=path.name, default_region=region)
+
+    def source():
+        return iter([data])
+
+    scan = scan_csv(source, name=path.name, default_region=region, limits=ReaderLimits(), size=len(data))
+    layout, rows = iter_raw_rows(source, scan, default_region=region)
+
+    assert tuple(parse_raw(r, layout) if isinstance(r, RawRow) else r for r in rows) == parsed.rows

@@ -10,11 +10,10 @@ import os
 import pytest
 
 from function_app import app
-from provisioning.core.job_records import decode_message
 from provisioning.entrypoints.local.host import index
 from provisioning.entrypoints.wiring import services
 from provisioning.storage.jobs import JobStore
-from provisioning.use_cases.pipeline import fan_out_blob, process_chunk
+from provisioning.use_cases.pipeline import fan_out_blob, process_chunk_message
 from tests.cli_runs import methods, run
 from tests.conftest import SAMPLES
 from tests.sandbox import Sandbox
@@ -116,16 +115,14 @@ def test_invalid_rows_are_reported_in_line_order_with_the_valid_ones(pipeline):
 
 def test_a_chunk_delivered_twice_keeps_one_outcome_per_row(pipeline):
     """Working the same message twice leaves the tenant and every row's single outcome unchanged."""
-    jobs = services().jobs
     text = "UPN,Mobile\nadele.vance@contoso.test,+31 612345678\nalex.wilber@contoso.test,+1 425 555 0102\n"
     pipeline.upload("twice.csv", text.encode())
     pipeline.runner.deliver_blobs()
     message = pipeline.runner.pollers[0].queue.peek_messages()[0]
-    decoded = decode_message(message.content.decode())
     pipeline.runner.work_until_idle()
     after_first = methods(pipeline.sandbox)
 
-    process_chunk(decoded, services().chunk_executor(), jobs, services().finisher)
+    process_chunk_message(message.content.decode(), services())
 
     report = list(csv.DictReader(io.StringIO(pipeline.report(pipeline.job_of("twice.csv"), "report.csv"))))
     assert [r["outcome"] for r in report] == ["changed", "changed"]
@@ -160,3 +157,42 @@ def test_a_worker_killed_after_its_graph_writes_is_finished_by_the_redelivery(pi
     assert report["adele.vance@contoso.test"]["mobile_previous"] == ""
     assert report["diego.siciliani@contoso.test"]["mobile_previous"].lstrip("'") == "+1 4255550106"
     assert {r["outcome"] for r in report.values()} <= {"changed", "unchanged"}
+
+
+class CountingCrash(JobStore):
+    """A job store that records each chunk completion and dies on the first one of chunk 1."""
+
+    completions: list[int] = []  # noqa: RUF012 (reset by the test; the instance is the wiring's)
+
+    def complete_chunk(self, job_id, chunk, outcomes):
+        if outcomes:
+            CountingCrash.completions.append(chunk)
+            if CountingCrash.completions.count(1) == 1 and chunk == 1:
+                raise RuntimeError("worker killed")
+        return super().complete_chunk(job_id, chunk, outcomes)
+
+
+def test_a_message_carries_several_chunks_and_only_the_failed_one_is_redone(pipeline, demo_sandbox):
+    """A 42-user file goes out as one message of three chunks; when one chunk dies, the redelivered
+    message redoes that chunk alone, and every row ends with one outcome in input order."""
+    users = [u["userPrincipalName"] for u in json.loads((SAMPLES / "demo-tenant.json").read_text())["users"]]
+    text = "UPN,OfficePhone,ForcedUpdate\n" + "".join(
+        f"{upn},+31 20 555 {n:04d},yes\n" for n, upn in enumerate(users)
+    )
+    CountingCrash.completions = []
+    services().jobs.__class__ = CountingCrash
+    pipeline.upload("three-chunks.csv", text.encode())
+
+    pipeline.runner.deliver_blobs()
+    (message,) = pipeline.runner.pollers[0].queue.peek_messages(max_messages=32)
+    assert [c["chunk"] for c in json.loads(message.content.decode())["chunks"]] == [0, 1, 2]
+    pipeline.runner.work_until_idle()
+
+    assert sorted(CountingCrash.completions) == [0, 1, 1, 2]
+    report = list(
+        csv.DictReader(io.StringIO(pipeline.report(pipeline.job_of("three-chunks.csv"), "report.csv")))
+    )
+    assert [int(r["line"]) for r in report] == list(range(2, 2 + len(users)))
+    assert {r["outcome"] for r in report} == {"changed"}, [
+        (r["line"], r["reason"]) for r in report if r["outcome"] != "changed"
+    ]

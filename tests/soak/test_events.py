@@ -13,7 +13,7 @@ def start(t: float, chunk: int, msg: str = "m", dequeue: int = 1) -> dict[str, o
         "ev": "start",
         "fn": "chunk_worker",
         "job": "j",
-        "chunk": chunk,
+        "chunks": [chunk],
         "msg": msg,
         "dequeue": dequeue,
     }
@@ -71,3 +71,19 @@ def test_deliveries_count_redeliveries_and_killed_attempts():
         1,
         1,
     )
+
+
+def test_a_message_of_several_chunks_starts_and_ends_an_attempt_of_each():
+    """One start event naming chunks 0 and 1 is two attempts; the message's end closes both."""
+    events = [
+        {**start(1.0, 0), "chunks": [0, 1]},
+        {"t": 1.5, "ev": "outcomes", "job": "j", "chunk": 1},
+        {"t": 2.0, "ev": "end", "fn": "chunk_worker", "msg": "m", "dequeue": 1, "ok": True},
+    ]
+
+    attempts = attempts_of("w1", events)
+
+    assert [(a.chunk, a.outcomes_at, a.end, a.ok) for a in attempts] == [
+        (0, None, 2.0, True),
+        (1, 1.5, 2.0, True),
+    ]

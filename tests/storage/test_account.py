@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from provisioning.errors import ConfigurationError
-from provisioning.storage.account import StorageSettings
+from provisioning.storage.account import StorageSettings, transport_options
 
 CONNECTION = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
@@ -195,3 +195,28 @@ def test_a_bad_connection_string_is_never_echoed():
     message = problems({"PROVISIONING_STORAGE": "SharedAccessSignature=sv=secret-ish"})
 
     assert "secret-ish" not in message
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        pytest.param({}, {"use_env_settings": False}, id="nothing-set"),
+        pytest.param(
+            {"REQUESTS_CA_BUNDLE": "/etc/ca.pem", "CURL_CA_BUNDLE": "/other.pem"},
+            {"use_env_settings": False, "connection_verify": "/etc/ca.pem"},
+            id="ca-bundle-read-once",
+        ),
+        pytest.param(
+            {"CURL_CA_BUNDLE": "/other.pem"},
+            {"use_env_settings": False, "connection_verify": "/other.pem"},
+            id="curl-bundle",
+        ),
+        pytest.param(
+            {"https_proxy": "http://proxy:3128", "no_proxy": "localhost"}, {}, id="proxy-keeps-default"
+        ),
+        pytest.param({"HTTP_PROXY": ""}, {"use_env_settings": False}, id="empty-proxy-is-none"),
+    ],
+)
+def test_the_storage_transport_reads_the_environment_once_unless_a_proxy_is_set(environ, expected):
+    """Without a proxy the SDK stops re-reading the environment per request; a CA bundle still applies."""
+    assert transport_options(environ) == expected

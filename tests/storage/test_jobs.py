@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 import pytest
 from azure.storage.queue import QueueClient
 
-from provisioning.core.job_records import JobKind, JobRecord, decode_message, job_id_for_blob
+from provisioning.core.job_records import (
+    ChunkMessage,
+    JobKind,
+    JobRecord,
+    decode_message,
+    encode_message,
+    job_id_for_blob,
+)
 from provisioning.core.models import AddPhone, CurrentMethods, JobState, OutcomeKind
 from provisioning.errors import InputError
 from provisioning.storage.account import StorageSettings, build_blob_service, build_queue, ensure_resources
@@ -334,11 +341,11 @@ def test_finalise_refuses_a_job_with_chunks_outstanding(store, finisher):
 
 
 def test_a_chunk_round_trips_through_the_queue_as_the_host_would_read_it(store, settings):
-    """enqueue_chunk sends base64 JSON; decoding it as the Functions host does gives the chunk back."""
+    """send_work sends base64 JSON; decoding it as the Functions host does gives the chunk back."""
     job = record()
     rows = [desired({MOBILE: A}, line=n, user=line_user(n)) for n in range(2, 22)]
 
-    store.enqueue_chunk(job.job_id, 4, rows, dry_run=True)
+    store.send_work(encode_message(ChunkMessage(job.job_id, 4, True, tuple(rows))))
 
     raw = QueueClient.from_connection_string(settings.connection.connection_string or "", settings.work_queue)
     message = raw.receive_message()
@@ -347,29 +354,12 @@ def test_a_chunk_round_trips_through_the_queue_as_the_host_would_read_it(store, 
     assert (decoded.job_id, decoded.chunk, decoded.dry_run, list(decoded.rows)) == (job.job_id, 4, True, rows)
 
 
-@pytest.mark.parametrize(
-    "rows",
-    [
-        pytest.param([], id="empty"),
-        pytest.param([desired(line=n) for n in range(21)], id="too-many"),
-        pytest.param([desired(line=2, errors=("bad",))], id="invalid-row-only"),
-        pytest.param(
-            [desired(line=2)] + [desired(line=n, errors=("bad",)) for n in range(3, 24)], id="21-invalid"
-        ),
-    ],
-)
-def test_only_one_to_twenty_valid_rows_are_enqueued(store, rows):
-    """A work message carries 1 to 20 valid rows (and at most 20 invalid); else a ValueError before sending."""
-    with pytest.raises(ValueError, match="1 to 20 valid rows"):
-        store.enqueue_chunk("job", 0, rows, dry_run=False)
-
-
-def test_an_oversized_chunk_is_refused_by_the_size_guard(store):
+def test_an_oversized_message_is_refused_by_the_size_guard(store):
     """Rows too large for one 64 KiB message raise ValueError rather than reaching the queue."""
     rows = [desired({MOBILE: A}, line=n, user=f"{'x' * 3000}{n}@contoso.test") for n in range(2, 22)]
 
     with pytest.raises(ValueError, match="exceeds the 65536-byte limit"):
-        store.enqueue_chunk("job", 0, rows, dry_run=False)
+        store.send_work(encode_message(ChunkMessage("job", 0, False, tuple(rows))))
 
 
 def test_a_malformed_message_is_an_input_error(store):
