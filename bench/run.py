@@ -608,7 +608,7 @@ def bench_fanout(args: argparse.Namespace) -> None:
         "timeout_s": args.timeout, "process": "python -m bench.fanout (fan_out_blob, no workers)",
         "rss": "resource.getrusage(RUSAGE_SELF).ru_maxrss of that process (KiB on Linux)",
         "rates": "rows / the fan-out process's wall time (rows_per_s_overall) and fan_out_blob's own time; "
-                 "messages counted on the work queue (Azurite), up to 5 chunks of 20 rows each",
+                 "messages counted on the work queue (Azurite), up to CHUNKS_PER_MESSAGE chunks of 20 rows each",
     }  # fmt: skip
     met = (
         bool(fan) and not timed_out and fan["peak_rss_kib"] <= 150 * 1024

@@ -202,7 +202,7 @@ def test_malformed_multi_chunk_messages_are_input_errors(text, expected):
 
 
 def test_the_packer_fills_messages_up_to_the_chunk_count_then_the_byte_budget():
-    """Five chunks a message by default; a smaller budget closes messages earlier; none is lost."""
+    """Ten chunks a message by default; a smaller budget closes messages earlier; none is lost."""
     rows = [desired({MOBILE: A}, line=n, user=f"user{n:05d}@contoso.test") for n in range(2, 2 + 20 * 12)]
     windows = list(split_chunks(rows))
 
@@ -212,7 +212,7 @@ def test_the_packer_fills_messages_up_to_the_chunk_count_then_the_byte_budget():
         return [decode_work(t) for t in texts]
 
     by_count = pack()
-    assert [len(m.chunks) for m in by_count] == [CHUNKS_PER_MESSAGE] * 2 + [12 - 2 * CHUNKS_PER_MESSAGE]
+    assert [len(m.chunks) for m in by_count] == [CHUNKS_PER_MESSAGE, 12 - CHUNKS_PER_MESSAGE]
     largest = max(len(encode_chunk(WorkChunk(n, tuple(w))).encode()) for n, w in enumerate(windows))
     by_size = pack(budget=largest * 2 + 2)
     assert [len(m.chunks) for m in by_size] == [2] * 6
