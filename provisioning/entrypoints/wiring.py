@@ -78,14 +78,14 @@ class Services:
         """Chunks through JSON $batch, on the same connections and pacer as ``graph()``.
 
         The first call also joins the worker presence: from then on the pacer asks, before each
-        envelope, how many worker processes share Graph's per-app budget (refreshed every twentieth of
-        the write window, 7.5 s), and paces this one at its share; a thread withdraws it from the count
+        envelope, how many worker processes share Graph's per-app budget (refreshed every tenth of the
+        write window, 15 s), and paces this one at its share; a thread withdraws it from the count
         while it has paced nothing for an interval.
         """
         stack = self.stack()
         with self._lock:
             if self._presence is None:
-                interval = self.settings().write_window_s / 20
+                interval = self.settings().write_window_s / 10
                 self._presence = Presence(self.blobs, self.storage.state_container, interval_s=interval,
                                           ttl_s=3 * interval)  # fmt: skip
                 stack.pacer.follow(self._presence.share)

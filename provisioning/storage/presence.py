@@ -129,6 +129,6 @@ class Presence:
         return True
 
     def watch(self, stop: threading.Event) -> None:
-        """Call ``withdraw_if_idle`` every half interval until *stop* is set (a daemon thread's loop)."""
-        while not stop.wait(self._interval_s / 2):
+        """Call ``withdraw_if_idle`` every interval until *stop* is set (a daemon thread's loop)."""
+        while not stop.wait(self._interval_s):
             self.withdraw_if_idle()
