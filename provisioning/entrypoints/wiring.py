@@ -47,7 +47,6 @@ class Services:
     _deps: ApiDeps | None = None
     _stack: GraphStack | None = None
     _presence: Presence | None = None
-    _presence_stop: threading.Event = field(default_factory=threading.Event)
     _access: ApiAccess | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -79,8 +78,7 @@ class Services:
 
         The first call also joins the worker presence: from then on the pacer asks, before each
         envelope, how many worker processes share Graph's per-app budget (refreshed every tenth of the
-        write window, 15 s), and paces this one at its share; a thread withdraws it from the count
-        while it has paced nothing for an interval.
+        write window, 15 s), and paces this one at its share.
         """
         stack = self.stack()
         with self._lock:
@@ -89,9 +87,6 @@ class Services:
                 self._presence = Presence(self.blobs, self.storage.state_container, interval_s=interval,
                                           ttl_s=3 * interval)  # fmt: skip
                 stack.pacer.follow(self._presence.share)
-                threading.Thread(
-                    target=self._presence.watch, args=(self._presence_stop,), name="presence", daemon=True
-                ).start()
         root = self.settings().graph_root
         return ChunkExecutor(stack.batch, GraphPaths(root), root)
 
@@ -123,7 +118,6 @@ class Services:
         return self._deps
 
     def close(self) -> None:
-        self._presence_stop.set()
         if self._stack is not None:
             self._stack.close()
         if self._access is not None:

@@ -6,7 +6,6 @@ other storage error is raised as the SDK's ``HttpResponseError``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from collections.abc import Callable, Iterable
@@ -99,11 +98,6 @@ class BlobStore:
         """Names of blobs under *prefix* last written at or after *since* (a listing: use sparingly)."""
         listing = self._service.get_container_client(container).list_blobs(name_starts_with=prefix)
         return [b.name for b in listing if b.last_modified is not None and b.last_modified >= since]
-
-    def delete(self, container: str, name: str) -> None:
-        """Delete the blob; one already gone is fine."""
-        with contextlib.suppress(ResourceNotFoundError):
-            self._blob(container, name).delete_blob()
 
     def exists(self, container: str, name: str) -> bool:
         """Whether the blob exists (False too when the container does not)."""

@@ -11,11 +11,6 @@ So a process whose first count finds others holds its writes for ``settle_s`` (o
 third) before it takes its share. Two processes that start together cannot both miss each other:
 each writes its heartbeat before it lists, so the later lister sees the earlier one and holds, while
 the earlier one, alone so far, meets the later one at its next refresh, within the hold.
-
-Leaving without a gap: a process that has paced nothing for an interval (its queue ran dry: the end of
-a job) deletes its heartbeat (``withdraw_if_idle``), so the others take its share at their next refresh
-instead of when the heartbeat would expire three intervals later. Its next write joins again, holding
-like any newcomer, so the budget is never split one share too few.
 """
 
 from __future__ import annotations
@@ -59,12 +54,6 @@ class Presence:
         self._checked: float | None = None
         self._count = 1
         self._hold_until: float | None = None  # set by the first count: when this process may write
-        self._last_use: float | None = None  # the last ``share`` call: a write about to be paced
-        self._refresh = threading.Lock()  # one heartbeat write or delete at a time
-
-    @property
-    def _name(self) -> str:
-        return f"{PREFIX}{self._instance}.json"
 
     @property
     def settle_s(self) -> float:
@@ -73,8 +62,6 @@ class Presence:
 
     def share(self) -> tuple[int, float]:
         """(live processes, seconds this process must still hold its writes), for ``Pacer.follow``."""
-        with self._lock:
-            self._last_use = self._clock()
         count = self.live()
         with self._lock:
             hold_until = self._hold_until
@@ -87,11 +74,10 @@ class Presence:
                 return self._count
             self._checked = self._clock()
         try:
-            with self._refresh:
-                now = self._now()
-                self._blobs.put_json(self._container, self._name, {"seen": now.isoformat()})
-                announced = self._clock()  # others can count this process from here on
-                count = len(self._blobs.modified_since(self._container, PREFIX, now - self._ttl))
+            now = self._now()
+            self._blobs.put_json(self._container, f"{PREFIX}{self._instance}.json", {"seen": now.isoformat()})
+            announced = self._clock()  # others can count this process from here on
+            count = len(self._blobs.modified_since(self._container, PREFIX, now - self._ttl))
         except Exception:  # the budget split is an optimisation: keep the last count on storage trouble
             log.warning("could not refresh the worker presence count; keeping %d", self._count, exc_info=True)
             return self._count
@@ -102,33 +88,3 @@ class Presence:
             if self._hold_until is None:  # the first count: others already running have not seen us yet
                 self._hold_until = announced + (self.settle_s if self._count > 1 else 0.0)
             return self._count
-
-    def withdraw_if_idle(self) -> bool:
-        """Leave the count if nothing was paced for an interval (module docstring); True if it left.
-
-        Never while a refresh is under way: a heartbeat just written must not be deleted under it.
-        """
-        if not self._refresh.acquire(blocking=False):
-            return False
-        try:
-            with self._lock:
-                idle = self._last_use is not None and self._clock() - self._last_use >= self._interval_s
-                if not idle or self._checked is None:
-                    return False
-                self._checked, self._hold_until, self._count = None, None, 1  # the next share joins again
-            try:
-                self._blobs.delete(self._container, self._name)
-            except Exception:  # the heartbeat then expires by itself
-                log.warning("could not withdraw from the worker presence count", exc_info=True)
-                return False
-        finally:
-            self._refresh.release()
-        log.info(
-            "no Graph writes for %.0f s: this process leaves the count of worker processes", self._interval_s
-        )
-        return True
-
-    def watch(self, stop: threading.Event) -> None:
-        """Call ``withdraw_if_idle`` every interval until *stop* is set (a daemon thread's loop)."""
-        while not stop.wait(self._interval_s):
-            self.withdraw_if_idle()

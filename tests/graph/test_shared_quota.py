@@ -80,17 +80,12 @@ class Heartbeats:
         with self._lock:
             return [name for name, seen in self.seen.items() if seen >= since]
 
-    def delete(self, container: str, name: str) -> None:
-        with self._lock:
-            self.seen.pop(name, None)
-
 
 @dataclass
 class Process:
     name: str
     start: float
     stop: float = math.inf
-    idle: tuple[float, float] = (math.inf, math.inf)  # its queue runs dry from, to: nothing to write
     stamps: list[tuple[float, int]] = field(default_factory=list)
 
     def run(self, time: VirtualTime, heartbeats: Heartbeats, until: float) -> None:
@@ -108,10 +103,6 @@ class Process:
             )
             pacer.follow(presence.share)
             while time.now < min(self.stop, until):
-                if self.idle[0] <= time.now < self.idle[1]:
-                    presence.withdraw_if_idle()  # as the wiring's watch thread does
-                    time.sleep(INTERVAL / 3)
-                    continue
                 pacer.acquire(writes=ENVELOPE, requests=ENVELOPE)
                 if time.now < min(self.stop, until):
                     self.stamps.append((time.now, ENVELOPE))
@@ -146,15 +137,13 @@ FLEETS = {
         Process("w2-again", 200.0),
     ],
     "joins-as-the-first-refreshes": [Process("w0", 0.0), Process("w1", 14.9), Process("w2", 15.1)],
-    "three-run-dry-then-come-back": [Process("w0", 0.0)]
-    + [Process(f"w{n}", n * 0.05, idle=(300.0 + n, 420.0 + 7 * n)) for n in (1, 2, 3)],
 }
 
 
 @pytest.mark.parametrize("fleet", FLEETS, ids=list(FLEETS))
 def test_no_window_holds_more_than_the_quota_whoever_joins_or_leaves(fleet):
     """From the first write to the last, summed over the fleet, no 150 s window exceeds 3,000 writes."""
-    processes = [Process(p.name, p.start, p.stop, p.idle) for p in FLEETS[fleet]]
+    processes = [Process(p.name, p.start, p.stop) for p in FLEETS[fleet]]
 
     stamps = simulate(processes, until=600.0)
 
@@ -170,16 +159,3 @@ def test_a_fleet_that_starts_together_keeps_near_the_quota_after_the_first_windo
 
     steady = sum(writes for at, writes in stamps if at >= WINDOW)
     assert steady >= 0.97 * QUOTA * (750.0 - WINDOW) / WINDOW
-
-
-def test_processes_that_run_dry_leave_their_share_to_the_one_still_working():
-    """Three of four run out of work at 300 s: within two intervals the fourth writes at 97% of the
-    quota (their heartbeats would take three intervals to expire), and the fleet stays under it."""
-    processes = [Process("w0", 0.0)] + [Process(f"w{n}", n * 0.05, idle=(300.0, 600.0)) for n in (1, 2, 3)]
-
-    stamps = simulate(processes, until=600.0)
-
-    alone_from = 300.0 + 2 * INTERVAL
-    alone = sum(writes for at, writes in processes[0].stamps if at >= alone_from)
-    assert alone >= 0.97 * QUOTA * (600.0 - alone_from) / WINDOW
-    assert busiest_window(stamps, WINDOW) <= QUOTA

@@ -86,24 +86,3 @@ def test_a_process_that_finds_others_holds_its_writes_until_they_have_counted_it
     assert later[0] == 2
     assert later[1] == pytest.approx(1.0)
     assert settled == (2, 0.0)
-
-
-def test_an_idle_process_deletes_its_heartbeat_and_joins_again_with_a_hold(storage_connection):
-    """Nothing paced for an interval: the heartbeat is deleted (the others count one fewer); the next
-    share writes it again and holds, as a newcomer does. A busy process never withdraws."""
-    blobs, container = store(storage_connection)
-    clock = [0.0]
-    idle = Presence(blobs, container, instance="idle", interval_s=10, clock=lambda: clock[0])
-    busy = Presence(blobs, container, instance="busy", interval_s=10)
-    busy.share()
-    idle.share()
-    assert not idle.withdraw_if_idle()  # used just now
-
-    clock[0] = 10.0
-    withdrawn = idle.withdraw_if_idle()
-    counted = Presence(blobs, container, instance="busy").live()
-    count, hold = idle.share()
-
-    assert (withdrawn, counted) == (True, 1)
-    assert count == 2
-    assert hold == pytest.approx(idle.settle_s)
