@@ -66,7 +66,7 @@ class _Worker:
     proc: subprocess.Popen[bytes]
     events: Path
     read: int = 0  # bytes of the events file already parsed
-    # (message id, dequeue count) -> (start, chunk, outcome write announced)
+    # (message id, dequeue count, chunk) -> (start, chunk, outcome write announced)
     inflight: dict[tuple[object, ...], tuple[float, int, bool]] = field(default_factory=dict)
 
 

@@ -233,6 +233,11 @@ class RawRow:
     same: tuple[int, ...] = ()
 
 
+def may_be_valid(row: DesiredRow | RawRow) -> bool:
+    """Whether *row* may need Graph: a parsed row without errors, or any raw one (parsed later)."""
+    return isinstance(row, RawRow) or row.valid
+
+
 @dataclass(frozen=True)
 class RawLayout:
     """How a message's raw rows read: the column of each cell (canonical and as the header wrote it),
@@ -324,7 +329,7 @@ class MessagePacker:
         Raises ``ValueError`` unless the chunk has 1 to ``CHUNK_ROWS`` rows that may be valid (raw
         ones count) and at most ``CHUNK_ROWS`` invalid ones.
         """
-        valid = sum(1 for row in rows if isinstance(row, RawRow) or row.valid)
+        valid = sum(1 for row in rows if may_be_valid(row))
         if not 0 < valid <= CHUNK_ROWS or len(rows) - valid > CHUNK_ROWS:
             msg = (
                 f"chunk {chunk}: a work message carries 1 to {CHUNK_ROWS} valid rows and at most "
@@ -455,7 +460,7 @@ def split_chunks(rows: Iterable[R], *, size: int = CHUNK_ROWS) -> Iterator[list[
     window: list[R] = []
     valid = invalid = 0
     for row in rows:
-        ok = isinstance(row, RawRow) or row.valid
+        ok = may_be_valid(row)
         if (ok and valid == size) or (not ok and invalid == size):
             yield window
             window, valid, invalid = [], 0, 0

@@ -195,9 +195,7 @@ def queue_retry() -> QueueRetry:
 
 
 # With its environment trusted, requests reads os.environ (proxies, CA bundles) and ~/.netrc again for
-# every request: about a third of a queue send's CPU in the fan-out bench.
-
-
+# every request (measured: about 2% of the fan-out's CPU).
 def transport_options(environ: Mapping[str, str]) -> dict[str, Any]:
     """Storage client options that read the environment once instead of on every request.
 

@@ -26,6 +26,7 @@ from provisioning.core.job_records import (
     RawRow,
     decode_work,
     job_id_for_blob,
+    may_be_valid,
     split_chunks,
 )
 from provisioning.core.masking import mask_text
@@ -117,7 +118,7 @@ def fan_out(
                 pending.popleft().result()
 
         for window in split_chunks(rows):
-            if any(isinstance(row, RawRow) or row.valid for row in window):
+            if any(may_be_valid(row) for row in window):
                 for text in packer.add(chunk, window):
                     submit(jobs.send_work, text)
             else:
