@@ -27,6 +27,10 @@ CHUNK_ROWS = 20
 # the worker applies a message's chunks side by side, and host.json's batch is sized to match.
 CHUNKS_PER_MESSAGE = 10
 MESSAGE_TEXT_BUDGET = 40 * 1024
+# Near the end of a job of more than one message, a message holds at most a TAPER-th of the chunks left
+# (``MessagePacker``): about the messages a few instances hold at once (host.json lets one hold 3), so
+# they run dry together instead of one finishing a 10-chunk message while the others wait.
+TAPER = 12
 # Job ids of blob-started jobs are uuid5 names in this namespace; never change it, or a blob delivered
 # again after a deployment would start a second job.
 JOB_NAMESPACE = uuid.UUID("7d3c1e0a-5f0e-4b8e-9d59-2f6c1a9e4b10")
@@ -317,9 +321,13 @@ class MessagePacker:
         parse: Callable[[RawRow], DesiredRow] | None = None,
         per_message: int = CHUNKS_PER_MESSAGE,
         budget: int = MESSAGE_TEXT_BUDGET,
+        rows_total: int | None = None,
     ) -> None:
         self._job_id, self._dry_run, self._layout, self._parse = job_id, dry_run, layout, parse
         self._per_message, self._budget = per_message, budget
+        # a job that fits in one message is not tapered: one instance works its chunks side by side
+        small = rows_total is None or -(-rows_total // CHUNK_ROWS) <= per_message
+        self._rows_left = None if small else rows_total
         self._texts: list[str] = []
         self._size = 0
 
@@ -346,9 +354,19 @@ class MessagePacker:
         done = self.flush() if self._texts and self._size + size + 1 > self._budget else []
         self._texts.append(text)
         self._size += size + 1
-        if len(self._texts) >= self._per_message:
+        if self._rows_left is not None:
+            self._rows_left -= len(rows)
+        if len(self._texts) >= self._limit():
             done += self.flush()
         return done
+
+    def _limit(self) -> int:
+        """Chunks for the message being filled: ``per_message``, and near the end of a tapered job a
+        ``TAPER``-th of the chunks left (the last ``TAPER`` chunks one a message)."""
+        if self._rows_left is None:
+            return self._per_message
+        chunks_left = -(-max(self._rows_left, 0) // CHUNK_ROWS)
+        return max(1, min(self._per_message, chunks_left // TAPER))
 
     def flush(self) -> list[str]:
         """The message of the chunks taken since the last one, if any."""

@@ -95,6 +95,7 @@ def fan_out(
     *,
     dry_run: bool,
     layout: RawLayout | None = None,
+    rows_total: int | None = None,
     senders: int = 8,
 ) -> int:
     """Send rows in chunks of up to 20 valid users, several chunks a message; returns the chunk count.
@@ -109,7 +110,7 @@ def fan_out(
     chunk = 0
     pending: deque[Future[object]] = deque()
     parse = None if layout is None else functools.partial(parse_raw, layout=layout)
-    packer = MessagePacker(job_id, dry_run, layout, parse=parse)
+    packer = MessagePacker(job_id, dry_run, layout, parse=parse, rows_total=rows_total)
     with ThreadPoolExecutor(max_workers=senders, thread_name_prefix="fan-out") as pool:
 
         def submit(task: Callable[..., object], *args: object) -> None:
@@ -177,7 +178,9 @@ def fan_out_blob(client: BlobClientLike, services: Services) -> str:
         log.warning("job %s: %s rejected: %s", job_id, name, "; ".join(scan.file_errors))
         return job_id
     layout, rows = iter_raw_rows(source, scan, default_region=limits.default_region)
-    chunks = fan_out(services.jobs, services.finisher, job_id, rows, dry_run=False, layout=layout)
+    chunks = fan_out(
+        services.jobs, services.finisher, job_id, rows, dry_run=False, layout=layout, rows_total=scan.rows
+    )
     services.finisher.set_chunk_count(job_id, chunks, rows=scan.rows)
     log.info("job %s: %s fanned out, %d rows in %d chunks", job_id, name, scan.rows, chunks)
     return job_id
@@ -293,7 +296,7 @@ class Pipeline:
         managed = frozenset().union(*(r.managed for r in rows)) if rows else frozenset(ALL_KINDS)
         record = JobRecord(job_id, kind, source, _now(), dry_run=dry_run, rows=len(rows), managed=managed)
         self._jobs.create_job(record)
-        chunks = fan_out(self._jobs, self._finisher, job_id, rows, dry_run=dry_run)
+        chunks = fan_out(self._jobs, self._finisher, job_id, rows, dry_run=dry_run, rows_total=len(rows))
         self._finisher.set_chunk_count(job_id, chunks, rows=len(rows))
         return job_id
 

@@ -11,6 +11,7 @@ import pytest
 from provisioning.core.job_records import (
     CHUNKS_PER_MESSAGE,
     MESSAGE_TEXT_BUDGET,
+    TAPER,
     ChunkMessage,
     JobKind,
     JobRecord,
@@ -266,3 +267,29 @@ def test_a_long_invalid_run_closes_its_window():
     chunks = [[row.line for row in chunk] for chunk in split_chunks(rows, size=3)]
 
     assert chunks == [[2, 3, 4, 5], [6, 7, 8], [9]]
+
+
+def test_near_the_end_of_a_job_messages_taper_to_single_chunks():
+    """Given the job's row count, messages hold at most a TAPER-th of the chunks left: full ones first,
+    then ever smaller, the last TAPER chunks one a message; every chunk sent once, in order."""
+    rows = [desired({MOBILE: A}, line=n, user=f"user{n:05d}@contoso.test") for n in range(2, 2 + 20 * 300)]
+    packer = MessagePacker("job", False, rows_total=len(rows))
+
+    texts = [t for n, window in enumerate(split_chunks(rows)) for t in packer.add(n, window)] + packer.flush()
+    sizes = [len(decode_work(t).chunks) for t in texts]
+
+    assert sizes[0] == CHUNKS_PER_MESSAGE
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[-TAPER:] == [1] * TAPER
+    assert [c.chunk for t in texts for c in decode_work(t).chunks] == list(range(300))
+
+
+def test_a_job_that_fits_in_one_message_is_not_tapered():
+    """A job of at most CHUNKS_PER_MESSAGE chunks goes as one message: one instance works its chunks
+    side by side (the redelivery e2e test depends on such a message)."""
+    rows = [desired({MOBILE: A}, line=n, user=f"user{n:05d}@contoso.test") for n in range(2, 2 + 20 * 3)]
+    packer = MessagePacker("job", False, rows_total=len(rows))
+
+    texts = [t for n, window in enumerate(split_chunks(rows)) for t in packer.add(n, window)] + packer.flush()
+
+    assert [len(decode_work(t).chunks) for t in texts] == [3]
