@@ -326,7 +326,7 @@ class MessagePacker:
         self._job_id, self._dry_run, self._layout, self._parse = job_id, dry_run, layout, parse
         self._per_message, self._budget = per_message, budget
         # a job that fits in one message is not tapered: one instance works its chunks side by side
-        small = rows_total is None or -(-rows_total // CHUNK_ROWS) <= per_message
+        small = rows_total is None or _chunks_for(rows_total) <= per_message
         self._rows_left = None if small else rows_total
         self._texts: list[str] = []
         self._size = 0
@@ -365,8 +365,7 @@ class MessagePacker:
         ``TAPER``-th of the chunks left (the last ``TAPER`` chunks one a message)."""
         if self._rows_left is None:
             return self._per_message
-        chunks_left = -(-max(self._rows_left, 0) // CHUNK_ROWS)
-        return max(1, min(self._per_message, chunks_left // TAPER))
+        return max(1, min(self._per_message, _chunks_for(self._rows_left) // TAPER))
 
     def flush(self) -> list[str]:
         """The message of the chunks taken since the last one, if any."""
@@ -375,6 +374,11 @@ class MessagePacker:
         text = _assemble(self._job_id, self._dry_run, self._layout, self._texts)
         self._texts, self._size = [], 0
         return [text]
+
+
+def _chunks_for(rows: int) -> int:
+    """The chunks *rows* rows take at least (``CHUNK_ROWS`` a chunk; none for none or fewer)."""
+    return -(-max(rows, 0) // CHUNK_ROWS)
 
 
 def _row_json(row: DesiredRow | RawRow) -> dict[str, object]:
