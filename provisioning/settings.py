@@ -74,6 +74,9 @@ class InputLimits:
     default_region: str | None = None
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_rows: int = DEFAULT_MAX_ROWS
+    # PROVISIONING_WRITE_RATE is not ``off``: this app's writes share a quota, so the fan-out tapers a
+    # job's last messages (core.job_records.TAPER) to keep the instances' shares busy to the end
+    paced_writes: bool = True
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,7 @@ def _read_limits(reader: _Reader) -> InputLimits:
         default_region=region,
         max_file_bytes=reader.integer("MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, minimum=1, maximum=2**40),
         max_rows=reader.integer("MAX_ROWS", DEFAULT_MAX_ROWS, minimum=1, maximum=100_000_000),
+        paced_writes=(reader.get("WRITE_RATE") or "").lower() != "off",  # checked by _read_rate
     )
 
 

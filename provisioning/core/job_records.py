@@ -29,7 +29,10 @@ CHUNKS_PER_MESSAGE = 10
 MESSAGE_TEXT_BUDGET = 40 * 1024
 # Near the end of a job of more than one message, a message holds at most a TAPER-th of the chunks left
 # (``MessagePacker``): about the messages a few instances hold at once (host.json lets one hold 3), so
-# they run dry together instead of one finishing a 10-chunk message while the others wait.
+# they run dry together instead of one finishing a 10-chunk message while the others wait. Only where
+# writes are paced: an instance idle at the end still holds its share of the quota until its heartbeat
+# expires (storage/presence.py); unpaced, nothing is held and one instance runs more chunks at once
+# in 10-chunk messages (bench: 75x the old script against 50x tapered, 2,000 rows).
 TAPER = 12
 # Job ids of blob-started jobs are uuid5 names in this namespace; never change it, or a blob delivered
 # again after a deployment would start a second job.

@@ -110,7 +110,7 @@ class Services:
         if self._deps is None:
             self._deps = ApiDeps(
                 executor=self.chunk_executor,
-                jobs=Pipeline(self.jobs, self.finisher),
+                jobs=Pipeline(self.jobs, self.finisher, taper=self.limits().paced_writes),
                 default_region=self.limits().default_region,
                 concurrency=Settings.concurrency_of(self.env),
                 access=self.api_access(),

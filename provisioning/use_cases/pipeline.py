@@ -178,8 +178,9 @@ def fan_out_blob(client: BlobClientLike, services: Services) -> str:
         log.warning("job %s: %s rejected: %s", job_id, name, "; ".join(scan.file_errors))
         return job_id
     layout, rows = iter_raw_rows(source, scan, default_region=limits.default_region)
+    rows_total = scan.rows if limits.paced_writes else None  # unpaced: no quota share to keep even
     chunks = fan_out(
-        services.jobs, services.finisher, job_id, rows, dry_run=False, layout=layout, rows_total=scan.rows
+        services.jobs, services.finisher, job_id, rows, dry_run=False, layout=layout, rows_total=rows_total
     )
     services.finisher.set_chunk_count(job_id, chunks, rows=scan.rows)
     log.info("job %s: %s fanned out, %d rows in %d chunks", job_id, name, scan.rows, chunks)
@@ -284,11 +285,16 @@ def record_poisoned_chunk(text: str, services: Services) -> None:
 
 
 class Pipeline:
-    """``JobPort`` over the job store: submit rows as a job, read a job's status."""
+    """``JobPort`` over the job store: submit rows as a job, read a job's status.
 
-    def __init__(self, jobs: JobStore, finisher: JobFinisher) -> None:
+    *taper*: a job's last messages hold fewer chunks (``MessagePacker``); worth it only where writes
+    are paced (``InputLimits.paced_writes``).
+    """
+
+    def __init__(self, jobs: JobStore, finisher: JobFinisher, *, taper: bool = True) -> None:
         self._jobs = jobs
         self._finisher = finisher
+        self._taper = taper
 
     def submit(self, rows: Sequence[DesiredRow], *, dry_run: bool, source: str) -> str:
         kind = JobKind.SYNC if source == "sync" else JobKind.HTTP
@@ -296,7 +302,8 @@ class Pipeline:
         managed = frozenset().union(*(r.managed for r in rows)) if rows else frozenset(ALL_KINDS)
         record = JobRecord(job_id, kind, source, _now(), dry_run=dry_run, rows=len(rows), managed=managed)
         self._jobs.create_job(record)
-        chunks = fan_out(self._jobs, self._finisher, job_id, rows, dry_run=dry_run, rows_total=len(rows))
+        total = len(rows) if self._taper else None
+        chunks = fan_out(self._jobs, self._finisher, job_id, rows, dry_run=dry_run, rows_total=total)
         self._finisher.set_chunk_count(job_id, chunks, rows=len(rows))
         return job_id
 
@@ -313,7 +320,7 @@ def run_nightly_sync(services: Services, *, past_due: bool = False, dry_run: boo
         log.info("the nightly sync is running late (past due)")
     run = run_sync(
         DirectoryClient(services.graph()),
-        Pipeline(services.jobs, services.finisher),
+        Pipeline(services.jobs, services.finisher, taper=services.limits().paced_writes),
         services.blobs,
         container=services.storage.state_container,
         settings=services.sync_settings(),

@@ -290,10 +290,12 @@ _ENV = {
     ],
 )
 def test_pacing_settings_default_to_graphs_quota_split_over_the_instances(given, expected):
-    """3,000 writes / 150 s and 3,500 RU / 10 s per app and tenant, divided by PROVISIONING_INSTANCES."""
+    """3,000 writes / 150 s and 3,500 RU / 10 s per app and tenant, divided by PROVISIONING_INSTANCES;
+    the fan-out, which reads no Graph settings, knows whether writes are paced (it tapers if so)."""
     settings = Settings.from_env({**_ENV, **given})
 
     assert (settings.instances, settings.write_rate, settings.request_rate) == expected
+    assert Settings.offline({**_ENV, **given}).paced_writes is (settings.write_rate is not None)
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "fast", "nan"])

@@ -11,7 +11,7 @@ import pytest
 
 from function_app import app
 from provisioning.entrypoints.local.host import index
-from provisioning.entrypoints.wiring import services
+from provisioning.entrypoints.wiring import reset_services, services
 from provisioning.storage.jobs import JobStore
 from provisioning.use_cases.pipeline import fan_out_blob, process_chunk_message
 from tests.cli_runs import methods, run
@@ -196,3 +196,21 @@ def test_a_message_carries_several_chunks_and_only_the_failed_one_is_redone(pipe
     assert {r["outcome"] for r in report} == {"changed"}, [
         (r["line"], r["reason"]) for r in report if r["outcome"] != "changed"
     ]
+
+
+@pytest.mark.parametrize(
+    ("write_rate", "chunks_per_message"), [(None, [1] * 12), ("off", [2, 10])], ids=["paced", "unpaced"]
+)
+def test_a_job_tapers_its_last_messages_only_while_writes_are_paced(
+    pipeline, monkeypatch, write_rate, chunks_per_message
+):
+    """12 chunks: paced, each goes alone (the taper's last 12); unpaced, 10 + 2 as without a taper."""
+    if write_rate is not None:
+        monkeypatch.setenv("PROVISIONING_WRITE_RATE", write_rate)
+        reset_services()
+    text = "UPN,MobilePhone\n" + "".join(f"user{n}@contoso.com,+31 6 1234 {n:04d}\n" for n in range(240))
+    pipeline.upload("twelve-chunks.csv", text.encode())
+
+    pipeline.runner.deliver_blobs()
+    sent = pipeline.runner.pollers[0].queue.peek_messages(max_messages=32)
+    assert sorted(len(json.loads(m.content.decode())["chunks"]) for m in sent) == chunks_per_message
