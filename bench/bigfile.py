@@ -166,7 +166,7 @@ def bench_bigfile(args: argparse.Namespace) -> None:
                 status = _job_done(run.url, run.key, job_id)
                 rss.chunks_done = int(status.get("chunksDone") or 0)
 
-            status, done = run.wait(job_id, args.timeout, on_poll=poll, interval=2.0)
+            status, done = run.wait(job_id, args.bigfile_timeout, on_poll=poll, interval=2.0)
             seconds = done - t0
         print(f"    big job {status.get('state')} in {seconds:.0f} s; checking report.csv", flush=True)
         reported = _report_lines(run, job_id, work / "report.csv")

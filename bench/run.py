@@ -767,6 +767,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pacing", choices=("match", "default"), default="match",
                         help="pacer settings: the sandbox's (scaled) limits, or the project's defaults")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=1200.0, help="per pipeline job / fan-out, seconds")
+    parser.add_argument("--bigfile-timeout", type=float, default=4800.0,
+                        help="bigfile: the 64 MiB job, seconds (4800; ~45 min on 2 cores)")  # fmt: skip
     parser.add_argument("--work-dir", help="where generated files and logs go (default: a temp dir)")
     parser.add_argument("--keep-work", action="store_true", help="keep generated files and process logs")
     parser.add_argument("--snapshot", metavar="REV", help="measure git archive REV, not the working tree")
