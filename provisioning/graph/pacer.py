@@ -39,8 +39,13 @@ THROTTLED_FACTOR = 0.7  # multiplicative decrease on a 429
 SLOW_FACTOR = 0.9  # gentler decrease when Graph says we are close to a limit
 SLOW_INTERVAL_S = 1.0  # at most one SLOW_FACTOR cut per second
 MIN_FACTOR = 0.02  # never below 2% of the configured rate (20 writes/s -> 0.4/s)
-QUIET_S = 5.0  # no 429 and no high limit percentage for this long: start creeping back up
-RECOVERY_PER_S = 0.02  # share of the configured rate regained per quiet second (0.7 -> 1.0 in 15 s)
+# The recovery's clock is the write window's: at Graph's 150 s, quiet for 5 s, then regain 2% of the
+# configured rate a second (0.7 -> 1.0 in 15 s). A shorter window (the benchmark scales Graph's windows
+# down) shortens both alike, so a 429 costs the same share of a window whatever its length.
+QUIET_SHARE = 1 / 30  # of the write window: no 429 and no high limit percentage for this long, then creep up
+RECOVERY_SHARE = 1 / 10  # of the write window: from 0.7 back to 1.0 of the rate in this long
+QUIET_S = QUOTA_WINDOW_S * QUIET_SHARE  # 5 s at Graph's window
+RECOVERY_PER_S = (1.0 - THROTTLED_FACTOR) / (QUOTA_WINDOW_S * RECOVERY_SHARE)  # 0.02 at Graph's window
 BURST = 20.0  # a bucket holds one $batch envelope: the steady state is 1 - 20 / quota (99.3% of 3,000)
 POLL_SHARE = 1 / 75  # of the write window: a caller waiting its turn looks again at its share and the
 # rate this often (2 s of Graph's 150), well inside a heartbeat's lifetime (presence.py)
@@ -119,6 +124,8 @@ class Pacer:
         self._share = 1  # live worker processes sharing the app+tenant budget (see presence.py)
         self._share_source: ShareSource | None = None
         self._poll_s = write_window_s * POLL_SHARE
+        self._quiet_s = write_window_s * QUIET_SHARE
+        self._recovery_per_s = RECOVERY_PER_S * QUOTA_WINDOW_S / write_window_s
         self._pause_until = now
         self._last_signal = -math.inf  # last 429 or high limit percentage
         self._last_slow = -math.inf
@@ -223,9 +230,9 @@ class Pacer:
         for bucket in (self._writes, self._requests):
             if bucket is not None and now > bucket.stamp:
                 bucket.refill(now, self._factor / self._share)
-        start = max(self._last_signal + QUIET_S, self._pause_until + QUIET_S, self._recovered_to)
+        start = max(self._last_signal + self._quiet_s, self._pause_until + self._quiet_s, self._recovered_to)
         if now > start:
-            self._factor = min(1.0, self._factor + RECOVERY_PER_S * (now - start))
+            self._factor = min(1.0, self._factor + self._recovery_per_s * (now - start))
             self._recovered_to = now
 
     def _wait_out_pause(self) -> None:

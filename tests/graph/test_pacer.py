@@ -159,6 +159,22 @@ def test_the_rate_creeps_back_to_the_configured_rate_when_quiet():
     assert (at_quiet, partway, pacer.current_write_rate) == pytest.approx((14.0, 16.0, 20.0))
 
 
+def test_a_shorter_write_window_recovers_in_the_same_share_of_it():
+    """A window of 30 s (Graph's 150 s scaled by 5, as the benchmark does): quiet for 1 s, back to the
+    full rate 3 s later, as 5 s and 15 s are of 150 s; a 429 costs the same share of either window."""
+    clock = FakeClock()
+    pacer = Pacer(write_rate=100.0, write_window_s=30.0, clock=clock, sleep=clock.sleep)
+    pacer.throttled(1.0)
+
+    clock.advance(1.0 + QUIET_S / 5)
+    at_quiet = pacer.current_write_rate
+    clock.advance(1.5)
+    partway = pacer.current_write_rate
+    clock.advance(1.5)
+
+    assert (at_quiet, partway, pacer.current_write_rate) == pytest.approx((70.0, 85.0, 100.0))
+
+
 def test_a_high_limit_percentage_holds_off_recovery():
     """Readings above 1.0 keep coming: no creeping back while Graph says the limit is passed."""
     clock = FakeClock()
