@@ -1,5 +1,6 @@
-"""The admin CLI: ``check`` (offline), ``plan`` (reads the tenant, writes nothing), ``apply``, and
-``conformance`` (the conformance kit, docs/conformance.md).
+"""The admin CLI: ``check`` (offline), ``plan`` (reads the tenant, writes nothing), ``apply``,
+``inventory`` (each user's readiness for 2027-02-01, writes nothing) and ``conformance`` (the
+conformance kit, docs/conformance.md).
 
 Exit codes: 0 every row fine; 1 some rows invalid or failed; 2 the file or the settings were rejected.
 ``conformance``: 0 the user was restored; 1 it was not; 2 preflight or the settings refused the run.
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             return _check(args, out, err)
         if args.command == "conformance":
             return _conformance(args, out, err)
+        if args.command == "inventory":
+            return _inventory(args, out, err)
         return _run(args, out, err)
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=err)
@@ -81,7 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     apply = commands.add_parser("apply", help="apply the file and write report.csv, summary.json, undo.csv")
     apply.add_argument("file")
     apply.add_argument("--report-dir", required=True)
-    for sub in (plan, apply):
+    inventory = commands.add_parser(
+        "inventory",
+        help="read each listed user's methods and sort them by readiness for 2027-02-01 (writes nothing)",
+    )
+    inventory.add_argument("file", help="a CSV with a UPN column (other columns are ignored)")
+    inventory.add_argument("--report-dir", required=True, help="inventory.csv, summary.json, phone-only.csv")
+    for sub in (plan, apply, inventory):
         sub.add_argument(
             "--concurrency",
             type=int,
@@ -240,6 +249,58 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.report_dir:
         print(f"report written to {args.report_dir}/", file=out)
     return EXIT_ROWS if summary.failed or summary.invalid else EXIT_OK
+
+
+def _inventory(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Every listed user's readiness class (``use_cases.inventory``), its files written as chunks end."""
+    from provisioning.core.readiness import SOURCE_METHODS, Readiness, write_inventory
+    from provisioning.graph.paths import GraphPaths
+    from provisioning.graph.stack import build_graph_stack
+    from provisioning.use_cases.executor import ChunkExecutor
+    from provisioning.use_cases.inventory import inventory_chunks
+
+    settings = Settings.from_env(os.environ)
+    limits = settings.limits
+    given = _open(args.file, ReaderLimits(limits.max_file_bytes, limits.max_rows), limits.default_region, err)
+    if given is None:
+        return EXIT_REJECTED
+    if not given.scan.accepted:
+        for problem in given.scan.file_errors:
+            print(problem, file=err)
+        return EXIT_REJECTED
+    directory = Path(args.report_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    started = _now()
+    try:
+        with build_graph_stack(settings) as stack, contextlib.ExitStack() as files:
+            executor = ChunkExecutor(stack.batch, GraphPaths(settings.graph_root), settings.graph_root)
+            chunks = inventory_chunks(
+                given.rows(), executor, concurrency=args.concurrency or settings.concurrency
+            )
+            inventory = files.enter_context(_text_file(directory / "inventory.csv"))
+            phone_only = files.enter_context(_text_file(directory / "phone-only.csv"))
+            counts = write_inventory(chunks, inventory, phone_only)
+    except (InputError, OSError) as exc:
+        return _reread_failed(args.file, exc, err)
+    document = counts.document(
+        source=given.scan.name, read_from=SOURCE_METHODS, started=started, finished=_now()
+    )
+    (directory / "summary.json").write_text(
+        json.dumps(document, indent=2) + "\n", encoding="utf-8", newline=""
+    )
+    classes = ", ".join(f"{counts.classes[c.value]} {c.value}" for c in Readiness)
+    print(
+        f"{document['users']} users: {classes}; {counts.invalid} invalid, {counts.failed} not read", file=out
+    )
+    phone_only_users = counts.classes[Readiness.PHONE_ONLY.value]
+    if phone_only_users:
+        print(
+            f"{phone_only_users} phone-only users are blocked at sign-in from 2027-02-01 until they register a "
+            f"passkey or the Authenticator app; they are listed in {directory}/phone-only.csv",
+            file=out,
+        )
+    print(f"inventory written to {directory}/", file=out)
+    return EXIT_ROWS if counts.failed or counts.invalid else EXIT_OK
 
 
 def _provision(

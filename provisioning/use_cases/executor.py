@@ -94,6 +94,13 @@ class ChunkExecutor:
 
     def read(self, rows: Sequence[DesiredRow]) -> dict[int, CurrentMethods | Outcome]:
         """Each valid row's current methods (with the default where it matters), or its final outcome."""
+        found = self.read_methods(rows)
+        self._read_defaults([r for r in rows if r.valid], found)
+        return found
+
+    def read_methods(self, rows: Sequence[DesiredRow]) -> dict[int, CurrentMethods | Outcome]:
+        """Each valid row's methods from one ``/authentication/methods`` read (no default), or its
+        outcome: ``invalid``, or ``failed`` with the reason the read failed."""
         found: dict[int, CurrentMethods | Outcome] = {
             r.line: Outcome(r, OutcomeKind.INVALID, error="; ".join(r.errors)) for r in rows if not r.valid
         }
@@ -105,7 +112,6 @@ class ChunkExecutor:
                 found[row.line] = methods_from_items(row.user, collection_items(answer.body))
             else:
                 found[row.line] = self._failed_read(row, answer, "read methods")
-        self._read_defaults(valid, found)
         return found
 
     def _read_defaults(self, rows: Sequence[DesiredRow], found: dict[int, CurrentMethods | Outcome]) -> None:

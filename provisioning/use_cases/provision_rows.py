@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 from provisioning.core.job_records import split_chunks
 from provisioning.core.models import DesiredRow, Outcome
 from provisioning.use_cases.executor import ChunkExecutor
 
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 def provision_chunks(
@@ -38,15 +40,23 @@ def provision_chunks(
     def run(chunk: list[DesiredRow]) -> list[Outcome]:
         return executor.apply(chunk, executor.read(chunk), dry_run=dry_run)
 
+    return stream_chunks(rows, run, concurrency=concurrency)
+
+
+def stream_chunks(
+    rows: Iterable[DesiredRow], work: Callable[[list[DesiredRow]], list[T]], *, concurrency: int = 1
+) -> Iterator[list[T]]:
+    """``work`` of each chunk of *rows* (``split_chunks``), in input order, up to *concurrency* chunks
+    in flight and as many again done and waiting for the ones before them (``provision_chunks``)."""
     chunks = split_chunks(rows)
     if concurrency <= 1:
-        yield from map(run, chunks)
+        yield from map(work, chunks)
         return
-    pending: deque[Future[list[Outcome]]] = deque()
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="provision") as pool:
+    pending: deque[Future[list[T]]] = deque()
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="chunks") as pool:
         try:
             for chunk in chunks:
-                pending.append(pool.submit(run, chunk))
+                pending.append(pool.submit(work, chunk))
                 while len(pending) >= 2 * concurrency:
                     yield pending.popleft().result()
             while pending:
