@@ -288,7 +288,7 @@ def test_offline_settings_still_reject_bad_limits() -> None:
 
 def test_the_pacers_windows_default_to_graphs_and_can_follow_a_scaled_test_graph(env: dict[str, str]) -> None:
     """150 s for writes and 10 s for requests unless set (the benchmark's scaled sandbox sets them)."""
-    from provisioning.graph.stack import build_pacer
+    from provisioning.graph.stack import ARRIVAL_MARGIN, build_pacer
 
     default = Settings.from_env(env)
     scaled = Settings.from_env({**env, "PROVISIONING_WRITE_WINDOW": "30", "PROVISIONING_REQUEST_WINDOW": "2"})
@@ -297,5 +297,5 @@ def test_the_pacers_windows_default_to_graphs_and_can_follow_a_scaled_test_graph
     assert (scaled.write_window_s, scaled.request_window_s) == (30.0, 2.0)
     writes = build_pacer(scaled)._writes
     assert writes is not None
-    assert writes.fill == pytest.approx(20 - 20 / 30)
+    assert writes.fill == pytest.approx(20 * (1 - ARRIVAL_MARGIN) - 20 / 30)
     assert "PROVISIONING_WRITE_WINDOW" in _problems({**env, "PROVISIONING_WRITE_WINDOW": "0"})

@@ -17,7 +17,7 @@ import pytest
 
 from provisioning.graph.batch import BatchRequest, BatchResponse, BatchSender
 from provisioning.graph.pacer import Pacer
-from provisioning.graph.stack import build_graph_stack
+from provisioning.graph.stack import ARRIVAL_MARGIN, build_graph_stack
 from provisioning.settings import Settings
 from tests.fakes import FakeClock
 
@@ -514,7 +514,7 @@ def test_build_graph_stack_shares_one_client_and_pacer():
     with build_graph_stack(settings, transport=httpx.MockTransport(graph), tokens=_Tokens()) as stack:
         responses = stack.batch.send([_get("a")])
 
-    assert (_statuses(responses), stack.pacer.current_write_rate) == ({"a": 200}, 5.0)
+    assert (_statuses(responses), stack.pacer.current_write_rate) == ({"a": 200}, 5.0 * (1 - ARRIVAL_MARGIN))
 
 
 def test_envelopes_take_turns_over_the_senders_connection_pools():
