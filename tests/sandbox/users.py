@@ -44,14 +44,15 @@ OTHER_METHOD_TYPES: dict[str, str] = {
     "windowsHelloForBusiness": "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod",
     "temporaryAccessPass": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
     "platformCredential": "#microsoft.graph.platformCredentialAuthenticationMethod",
+    "x509Certificate": "#microsoft.graph.x509CertificateAuthenticationMethod",
 }
 
 # The app methods whose models (msgraph-sdk v1.0 and beta) have a displayName; the others do not.
 NAMED_METHOD_TYPES = frozenset(
     {"microsoftAuthenticator", "fido2", "windowsHelloForBusiness", "platformCredential"}
 )
-# App methods v1.0 does not define (absent from msgraph-sdk 1.65.0's v1.0 models): listed under beta only.
-BETA_ONLY_METHOD_TYPES = frozenset({"hardwareOath"})
+# Methods v1.0 does not define (absent from msgraph-sdk 1.65.0's v1.0 models): listed under beta only.
+BETA_ONLY_METHOD_TYPES = frozenset({"hardwareOath", "x509Certificate"})
 
 DEFAULT_USER_PROPERTIES: tuple[str, ...] = (
     "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",

@@ -1,0 +1,91 @@
+"""The readiness inventory end to end: the CLI against the Graph sandbox, every method type Graph lists."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from tests.cli_runs import run
+from tests.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e
+
+TENANT = {
+    "users": [
+        {"userPrincipalName": "passkey@contoso.test", "otherMethods": ["fido2"], "phoneMethods": {"mobile": "+1 4255550101"}},
+        {"userPrincipalName": "hello@contoso.test", "otherMethods": ["windowsHelloForBusiness"]},
+        {"userPrincipalName": "cert@contoso.test", "otherMethods": ["x509Certificate"]},
+        {"userPrincipalName": "app@contoso.test", "otherMethods": ["microsoftAuthenticator"],
+         "phoneMethods": {"mobile": "+1 4255550102"}},
+        {"userPrincipalName": "oath@contoso.test", "otherMethods": ["softwareOath"]},
+        {"userPrincipalName": "sms@contoso.test", "phoneMethods": {"mobile": "+1 4255550103", "office": "+1 4255550104"}},
+        {"userPrincipalName": "tap@contoso.test", "otherMethods": ["temporaryAccessPass"],
+         "phoneMethods": {"office": "+1 4255550105"}},
+        {"userPrincipalName": "email@contoso.test", "email": "someone@fabrikam.test"},
+        {"userPrincipalName": "bare@contoso.test"},
+    ]
+}  # fmt: skip
+EXPECTED = {
+    "passkey@contoso.test": "phishing-resistant",
+    "hello@contoso.test": "phishing-resistant",
+    "cert@contoso.test": "nothing",  # v1.0 lists no certificate methods (beta only, as the SDK's models)
+    "app@contoso.test": "app-or-oath",
+    "oath@contoso.test": "app-or-oath",
+    "sms@contoso.test": "phone-only",
+    "tap@contoso.test": "phone-only",
+    "email@contoso.test": "nothing",
+    "bare@contoso.test": "nothing",
+}
+
+
+@pytest.fixture
+def tenant(sandbox_state_dir, monkeypatch):
+    with Sandbox.start(seed=TENANT, state_dir=sandbox_state_dir) as sb:
+        for key, value in sb.env.items():
+            monkeypatch.setenv(key, value)
+        yield sb
+
+
+def test_every_listed_user_gets_one_line_with_their_class_and_nothing_is_written(tenant, tmp_path):
+    listed = [*EXPECTED, "not a upn", "gone@contoso.test"]
+    source = tmp_path / "users.csv"
+    source.write_text("UPN,MobilePhone\n" + "".join(f"{u},\n" for u in listed), encoding="utf-8")
+    before = tenant.users()
+
+    code, out, err = run("inventory", str(source), "--report-dir", str(tmp_path / "out"))
+
+    assert code == 1, err  # one invalid row, one unknown user
+    with (tmp_path / "out" / "inventory.csv").open(encoding="utf-8", newline="") as handle:
+        lines = list(csv.DictReader(handle))
+    assert [int(r["line"]) for r in lines] == list(range(2, 2 + len(listed)))
+    assert {r["upn"]: r["class"] for r in lines if r["class"]} == EXPECTED
+    by_upn = {r["upn"]: r for r in lines}
+    assert by_upn["sms@contoso.test"]["methods"] == "mobile;office"
+    assert by_upn["tap@contoso.test"]["temporaryAccessPass"] == "registered"
+    assert (
+        "not found" in by_upn["gone@contoso.test"]["error"] or "exist" in by_upn["gone@contoso.test"]["error"]
+    )
+    assert lines[len(EXPECTED)]["error"] and not lines[len(EXPECTED)]["class"]  # the invalid UPN
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["classes"] == {"phishing-resistant": 2, "app-or-oath": 2, "phone-only": 2, "nothing": 3}
+    assert (summary["invalid"], summary["failed"], summary["withTemporaryAccessPass"]) == (1, 1, 1)
+    assert summary["methodsReadFrom"] == "/users/{id}/authentication/methods"
+    passes = (tmp_path / "out" / "phone-only.csv").read_text(encoding="utf-8").splitlines()
+    assert passes == ["UPN,TemporaryAccessPass", "sms@contoso.test,once", "tap@contoso.test,once"]
+    assert "2 phone-only users are blocked at sign-in from 2027-02-01" in out
+    assert tenant.users() == before
+    every_file = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").iterdir()) + out + err
+    assert "4255550" not in every_file  # no phone number anywhere
+
+
+def test_a_file_without_a_upn_column_is_refused_with_exit_2(tenant, tmp_path):
+    source = tmp_path / "users.csv"
+    source.write_text("Name\nsomeone\n", encoding="utf-8")
+
+    code, _, err = run("inventory", str(source), "--report-dir", str(tmp_path / "out"))
+
+    assert code == 2
+    assert "users.csv" in err and "UPN" in err
+    assert "Traceback" not in err
