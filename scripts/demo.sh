@@ -3,7 +3,8 @@
 # plays Microsoft Graph and Entra ID, and the local runner plays the Functions host.
 #   CLI check and plan -> CSV drop through the pipeline -> CLI apply of the same file (all unchanged,
 #   zero Graph writes) -> the rules that refuse -> undo.csv dropped back in restores the tenant ->
-#   ServiceNow request for one user -> nightly sync as a dry run -> every Graph request the product sent
+#   ServiceNow request for one user -> nightly sync as a dry run -> readiness inventory of every demo
+#   user (the classes for 2027-02-01, zero writes) -> every Graph request the product sent
 #   judged against Graph's contract (tests/contract/check.py: batch shapes, headers, the SDK's models).
 # Exits non-zero if any of these does not hold.
 # DEMO_OUT: output directory (default demo-out, emptied first); PROVISIONING_LOG_LEVEL (debug, info,
@@ -123,6 +124,24 @@ stats --reset
 stats --expect-writes 0
 
 "$PY" scripts/sandbox_stats.py --state >"$OUT/tenant-final.json"
+
+step "Before 2027-02-01: readiness inventory of every demo user (reads only)"
+"$PY" - "$OUT/tenant-final.json" "$OUT/all-users.csv" <<'PY'
+import json, sys
+state = json.load(open(sys.argv[1]))
+users = state["users"] if isinstance(state, dict) else state
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    out.write("UPN\n" + "".join(u["userPrincipalName"] + "\n" for u in users))
+PY
+stats --reset
+cli inventory "$OUT/all-users.csv" --report-dir "$OUT/inventory"
+stats --expect-writes 0
+"$PY" - "$OUT/inventory/summary.json" <<'PY'
+import json, sys
+summary = json.load(open(sys.argv[1]))
+assert summary["users"] > 0 and summary["failed"] == 0, summary
+print("classes:", ", ".join(f"{k} {v}" for k, v in summary["classes"].items()))
+PY
 
 step "Graph contract: every request the product sent, judged against Graph's rules and Microsoft's SDK models"
 "$PY" -m tests.contract.check "$OUT/graph-traffic.jsonl" --json "$OUT/graph-contract.json"
