@@ -14,7 +14,7 @@ from provisioning.core.planner import operation_subject
 from provisioning.core.spreadsheet import neutralise_cell, write_csv
 from provisioning.core.summary import Summary, format_summary_line, render_summary, summarise
 from provisioning.core.undo import render_undo_csv
-from provisioning.core.writes import SubjectStatus, subject_statuses
+from provisioning.core.writes import SubjectStatus, sms_warning, subject_statuses
 
 __all__ = [
     "REPORT_COLUMNS",
@@ -109,7 +109,9 @@ def row_reason(outcome: Outcome) -> str:
             skips = [f"{d.subject}: {d.reason}" for d in decisions if d.action is Action.SKIP]
             return "; ".join(skips) or outcome.error or ""
         case OutcomeKind.CHANGED:
-            return ", ".join(f"{d.action} {d.subject}" for d in decisions if d.action in _WRITES)
+            changes = ", ".join(f"{d.action} {d.subject}" for d in decisions if d.action in _WRITES)
+            warning = sms_warning(outcome)
+            return changes if warning is None else f"{changes}; warning: {warning}"
         case _:
             return "nothing to change"
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from provisioning.core.models import Decision, Operation, OperationResult, Outcome, OutcomeKind, Subject
+from provisioning.core.models import (
+    Decision,
+    Operation,
+    OperationResult,
+    Outcome,
+    OutcomeKind,
+    SetSmsSignIn,
+    Subject,
+)
 from provisioning.core.planner import operation_subject
 
 FAILED = "failed"
@@ -36,6 +44,38 @@ def aborted(outcome: Outcome) -> bool:
     return outcome.kind is OutcomeKind.FAILED or any(not r.ok for r in outcome.results)
 
 
+# What Graph's smsSignInState after an applied enableSmsSignIn means, when it is not "ready" (the
+# phone method itself is set either way, so the row is changed, with this warning)
+_SMS_NOT_TAKEN = {
+    "phoneNumberNotUnique": (
+        "another user already uses this number for SMS sign-in; turn it off for them or give this user "
+        "another mobile, then run the row again"
+    ),
+    "notAllowedByPolicy": (
+        "the tenant's SMS authentication method policy does not include this user; add them to its "
+        "targets (Entra admin center, Authentication methods, SMS) and run the row again"
+    ),
+    "notConfigured": (
+        "SMS sign-in is not configured for this user: turn on 'Use for sign-in' in the SMS method's "
+        "policy, then run the row again"
+    ),
+    "notSupported": "Graph does not support SMS sign-in for this user or number",
+    "notEnabled": "Graph still reports SMS sign-in off after enabling it; run the row again",
+}
+
+
+def sms_warning(outcome: Outcome) -> str | None:
+    """Why SMS sign-in did not take after an applied enable, from the state read back; else None."""
+    enabled = any(
+        r.ok and isinstance(r.operation, SetSmsSignIn) and r.operation.enable for r in outcome.results
+    )
+    state = outcome.sms_sign_in_state
+    if not enabled or state is None or state == "ready":
+        return None
+    reason = _SMS_NOT_TAKEN.get(state, "Graph reports a state this tool does not know")
+    return f"SMS sign-in did not take ({state}): {reason}"
+
+
 def subject_statuses(outcome: Outcome) -> dict[Subject, SubjectStatus]:
     """What happened to every subject the row's plan mentions."""
     decisions = {d.subject: d for d in outcome.plan.decisions} if outcome.plan else {}
@@ -54,6 +94,8 @@ def subject_statuses(outcome: Outcome) -> dict[Subject, SubjectStatus]:
         elif aborted(outcome) and any(r is None for r in mine):
             cause = f"after the {first_failure} write failed" if first_failure else f"({outcome.error})"
             status = replace(status, action=NOT_ATTEMPTED, reason=f"not attempted {cause}")
+        elif subject is Subject.SMS_SIGN_IN and (warning := sms_warning(outcome)) is not None:
+            status = replace(status, reason=warning)
         statuses[subject] = status
     return statuses
 

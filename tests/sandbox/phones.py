@@ -74,7 +74,9 @@ def sms_sign_in(tenant: Tenant, user: User, method_id: str, enable: bool) -> Non
 
 
 def _enable_sms(tenant: Tenant, user: User) -> None:
-    if not user.in_sms_policy:
+    if not tenant.sms_sign_in_configured:
+        _set_sms(tenant, user, "notConfigured")
+    elif not user.in_sms_policy:
         _set_sms(tenant, user, "notAllowedByPolicy")
     elif tenant.sms_ready_elsewhere(user, phone_key(user.phones["mobile"])):
         _set_sms(tenant, user, "phoneNumberNotUnique")

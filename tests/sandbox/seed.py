@@ -44,7 +44,11 @@ def load(seed: dict[str, Any] | Path | str | None) -> tuple[dict[str, Any], Path
 
 def build(seed: dict[str, Any], base_dir: Path | None, client_cert_pem: bytes) -> tuple[Tenant, str]:
     """The tenant described by ``seed`` and the client id of the app the env file names."""
-    tenant = Tenant(str(seed.get("tenantId") or uuid.uuid4()), bool(seed.get("smsSignInAutoRegister", False)))
+    tenant = Tenant(
+        str(seed.get("tenantId") or uuid.uuid4()),
+        bool(seed.get("smsSignInAutoRegister", False)),
+        sms_sign_in_configured=bool(seed.get("smsSignInConfigured", True)),
+    )
     apps = seed.get("apps") or [{"displayName": "Sandbox provisioning app", "roles": list(DEFAULT_ROLES)}]
     default_id = ""
     for raw in apps:

@@ -88,6 +88,7 @@ class Tenant:
 
     tenant_id: str
     sms_auto_register: bool = False
+    sms_sign_in_configured: bool = True  # the SMS method's "use for sign-in" is on (else notConfigured)
     apps: dict[str, App] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _users: dict[str, User] = field(default_factory=dict)
