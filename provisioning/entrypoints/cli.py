@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
 from provisioning.core.job_report import write_job_reports
 from provisioning.core.models import DesiredRow, MethodKind, Outcome
@@ -30,9 +30,12 @@ from provisioning.core.reports import format_summary_line, render_plan_blocks, s
 from provisioning.core.summary import Summary, summary_document
 from provisioning.csv_input.reader import CsvScan, ReaderLimits, iter_rows, scan_csv
 from provisioning.entrypoints.logging_setup import configure_logging
-from provisioning.errors import AuthenticationError, ConfigurationError, InputError
+from provisioning.errors import AuthenticationError, ConfigurationError, GraphError, InputError
 from provisioning.settings import Settings
 from provisioning.use_cases import check as check_output
+
+if TYPE_CHECKING:
+    from provisioning.graph.directory import DirectoryClient
 
 log = logging.getLogger("provisioning")
 
@@ -88,7 +91,10 @@ def _parser() -> argparse.ArgumentParser:
         "inventory",
         help="read each listed user's methods and sort them by readiness for 2027-02-01 (writes nothing)",
     )
-    inventory.add_argument("file", help="a CSV with a UPN column (other columns are ignored)")
+    source = inventory.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", nargs="?", help="a CSV with a UPN column (other columns are ignored)")
+    source.add_argument("--group", metavar="ID", help="the group's members, nested groups included")
+    source.add_argument("--all", action="store_true", help="every user of the tenant")
     inventory.add_argument("--report-dir", required=True, help="inventory.csv, summary.json, phone-only.csv")
     for sub in (plan, apply, inventory):
         sub.add_argument(
@@ -254,6 +260,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _inventory(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Every listed user's readiness class (``use_cases.inventory``), its files written as chunks end."""
     from provisioning.core.readiness import SOURCE_METHODS, Readiness, write_inventory
+    from provisioning.graph.directory import DirectoryClient
     from provisioning.graph.paths import GraphPaths
     from provisioning.graph.stack import build_graph_stack
     from provisioning.use_cases.executor import ChunkExecutor
@@ -261,30 +268,44 @@ def _inventory(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     settings = Settings.from_env(os.environ)
     limits = settings.limits
-    given = _open(args.file, ReaderLimits(limits.max_file_bytes, limits.max_rows), limits.default_region, err)
-    if given is None:
-        return EXIT_REJECTED
-    if not given.scan.accepted:
-        for problem in given.scan.file_errors:
-            print(problem, file=err)
-        return EXIT_REJECTED
+    given = None
+    if args.file is not None:
+        given = _open(
+            args.file, ReaderLimits(limits.max_file_bytes, limits.max_rows), limits.default_region, err
+        )
+        if given is None:
+            return EXIT_REJECTED
+        if not given.scan.accepted:
+            for problem in given.scan.file_errors:
+                print(problem, file=err)
+            return EXIT_REJECTED
     directory = Path(args.report_dir)
     directory.mkdir(parents=True, exist_ok=True)
     started = _now()
     try:
         with build_graph_stack(settings) as stack, contextlib.ExitStack() as files:
             executor = ChunkExecutor(stack.batch, GraphPaths(settings.graph_root), settings.graph_root)
-            chunks = inventory_chunks(
-                given.rows(), executor, concurrency=args.concurrency or settings.concurrency
+            rows = (
+                given.rows()
+                if given is not None
+                else _directory_rows(DirectoryClient(stack.graph), args.group)
             )
+            chunks = inventory_chunks(rows, executor, concurrency=args.concurrency or settings.concurrency)
             inventory = files.enter_context(_text_file(directory / "inventory.csv"))
             phone_only = files.enter_context(_text_file(directory / "phone-only.csv"))
             counts = write_inventory(chunks, inventory, phone_only)
+    except AuthenticationError:
+        raise
+    except GraphError as exc:  # the group or user listing (a user's own read fails only its line)
+        print(f"cannot list the users to inventory: {exc.message}", file=err)
+        return EXIT_REJECTED
     except (InputError, OSError) as exc:
+        if given is None:
+            print(f"cannot write the inventory to {directory}: {exc}", file=err)
+            return EXIT_REJECTED
         return _reread_failed(args.file, exc, err)
-    document = counts.document(
-        source=given.scan.name, read_from=SOURCE_METHODS, started=started, finished=_now()
-    )
+    name = given.scan.name if given is not None else f"group {args.group}" if args.group else "all users"
+    document = counts.document(source=name, read_from=SOURCE_METHODS, started=started, finished=_now())
     (directory / "summary.json").write_text(
         json.dumps(document, indent=2) + "\n", encoding="utf-8", newline=""
     )
@@ -301,6 +322,13 @@ def _inventory(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     print(f"inventory written to {directory}/", file=out)
     return EXIT_ROWS if counts.failed or counts.invalid else EXIT_OK
+
+
+def _directory_rows(directory: DirectoryClient, group: str | None) -> Iterator[DesiredRow]:
+    """The group's members or every user, one row each, numbered from 1 in Graph's order ("line")."""
+    users = directory.group_users(group) if group else directory.all_users()
+    for number, (user_id, upn) in enumerate(users, start=1):
+        yield DesiredRow(number, upn or user_id, managed=frozenset())
 
 
 def _provision(

@@ -54,15 +54,31 @@ class DirectoryClient:
 
     def group_member_ids(self, group_id: str) -> set[str]:
         """Object ids of the group's (transitive) user members."""
-        url: str | None = self._graph.paths.group_members(group_id, "id")
-        ids: set[str] = set()
+        return {
+            user_id for user_id, _ in self._users(self._graph.paths.group_members(group_id, "id"), group_id)
+        }
+
+    def group_users(self, group_id: str) -> Iterator[tuple[str, str | None]]:
+        """The group's (transitive) user members as (object id, UPN), page by page."""
+        return self._users(self._graph.paths.group_members(group_id, "id,userPrincipalName"), group_id)
+
+    def all_users(self) -> Iterator[tuple[str, str | None]]:
+        """Every user of the tenant as (object id, UPN), page by page."""
+        return self._users(self._graph.paths.users("id,userPrincipalName"), None)
+
+    def _users(self, url: str | None, group_id: str | None) -> Iterator[tuple[str, str | None]]:
         while url is not None:
-            body = self._graph.get_json(
-                url, what="read group members", permission=GROUP_READ, subject="group", ref=group_id
-            )
+            if group_id is None:
+                body = self._graph.get_json(url, what="list users", permission=USER_READ)
+            else:
+                body = self._graph.get_json(
+                    url, what="read group members", permission=GROUP_READ, subject="group", ref=group_id
+                )
             items, url = collection_items(body), _link(body, "@odata.nextLink")
-            ids.update(str(i["id"]) for i in items if _is_user(i) and isinstance(i.get("id"), str))
-        return ids
+            for item in items:
+                user_id, upn = item.get("id"), item.get("userPrincipalName")
+                if _is_user(item) and isinstance(user_id, str):
+                    yield user_id, upn if isinstance(upn, str) else None
 
     def profile(self, user_id: str) -> Profile:
         """One user's profile phones (for users that joined the sync scope without a profile change)."""

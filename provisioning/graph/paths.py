@@ -38,6 +38,10 @@ class GraphPaths:
         """The first page of a users delta query (graph-api.md section 8)."""
         return f"{self._v1}/users/delta?$select={select}"
 
+    def users(self, select: str) -> str:
+        """Every user of the tenant, selected properties only, in Graph's largest pages (999)."""
+        return f"{self._v1}/users?$select={select}&$top=999"
+
     def group_members(self, group_id: str, select: str) -> str:
         """Transitive members of a group (nested groups included), selected properties only."""
         return f"{self._v1}/groups/{quote(group_id, safe='')}/transitiveMembers?$select={select}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
 
-TENANT = {
+TENANT: dict[str, list[dict[str, Any]]] = {
     "users": [
         {"userPrincipalName": "passkey@contoso.test", "otherMethods": ["fido2"], "phoneMethods": {"mobile": "+1 4255550101"}},
         {"userPrincipalName": "hello@contoso.test", "otherMethods": ["windowsHelloForBusiness"]},
@@ -25,8 +26,13 @@ TENANT = {
          "phoneMethods": {"office": "+1 4255550105"}},
         {"userPrincipalName": "email@contoso.test", "email": "someone@fabrikam.test"},
         {"userPrincipalName": "bare@contoso.test"},
-    ]
+    ],
+    "groups": [
+        {"id": "6f1d1d43-1c1e-4a53-9a55-3f4c7b0d9a10", "displayName": "Pilot", "members": ["sms@contoso.test", "0b6c1f9e-73f5-4c64-8f0a-4b7e2d1c3a21"]},
+        {"id": "0b6c1f9e-73f5-4c64-8f0a-4b7e2d1c3a21", "displayName": "Team", "members": ["passkey@contoso.test"]},
+    ],
 }  # fmt: skip
+PILOT = "6f1d1d43-1c1e-4a53-9a55-3f4c7b0d9a10"
 EXPECTED = {
     "passkey@contoso.test": "phishing-resistant",
     "hello@contoso.test": "phishing-resistant",
@@ -89,4 +95,33 @@ def test_a_file_without_a_upn_column_is_refused_with_exit_2(tenant, tmp_path):
     assert code == 2
     assert "users.csv" in err
     assert "UPN" in err
+    assert "Traceback" not in err
+
+
+def test_a_group_s_members_nested_groups_included_are_inventoried(tenant, tmp_path):
+    code, _, err = run("inventory", "--group", PILOT, "--report-dir", str(tmp_path))
+
+    assert code == 0, err
+    with (tmp_path / "inventory.csv").open(encoding="utf-8", newline="") as handle:
+        classes = {r["upn"]: r["class"] for r in csv.DictReader(handle)}
+    assert classes == {"sms@contoso.test": "phone-only", "passkey@contoso.test": "phishing-resistant"}
+    assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["source"] == f"group {PILOT}"
+
+
+def test_all_users_of_the_tenant_are_inventoried(tenant, tmp_path):
+    code, out, err = run("inventory", "--all", "--report-dir", str(tmp_path))
+
+    assert code == 0, err
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert (summary["source"], summary["users"]) == ("all users", len(TENANT["users"]))
+    assert f"{len(TENANT['users'])} users:" in out
+
+
+def test_an_unknown_group_is_refused_with_exit_2_and_no_traceback(tenant, tmp_path):
+    code, _, err = run(
+        "inventory", "--group", "00000000-0000-0000-0000-000000000000", "--report-dir", str(tmp_path)
+    )
+
+    assert code == 2
+    assert "cannot list the users to inventory" in err
     assert "Traceback" not in err

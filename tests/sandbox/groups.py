@@ -111,7 +111,12 @@ def page_offset(call: Call) -> int:
 def _member_json(call: Call, member: str) -> dict[str, Any]:
     group = call.tenant.groups.get(member)
     if group is not None:
-        return {"@odata.type": GROUP_TYPE, **group_json(group, call.select())}
+        # A $select naming user properties (userPrincipalName) selects nothing of a group member: Graph's
+        # group type has no such property (msgraph-sdk's Group model), so only the ones a group has
+        select = call.select()
+        known = {*DEFAULT_GROUP_PROPERTIES, *group.profile, "id"}
+        mine = None if select is None else [name for name in select if name in known] or ["id"]
+        return {"@odata.type": GROUP_TYPE, **group_json(group, mine)}
     user = call.tenant.find(member)
     return {"@odata.type": USER_TYPE, **_user_member_json(user, call.select(), call.roles)}
 
