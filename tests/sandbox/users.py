@@ -44,7 +44,6 @@ OTHER_METHOD_TYPES: dict[str, str] = {
     "windowsHelloForBusiness": "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod",
     "temporaryAccessPass": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
     "platformCredential": "#microsoft.graph.platformCredentialAuthenticationMethod",
-    "x509Certificate": "#microsoft.graph.x509CertificateAuthenticationMethod",
 }
 
 # The app methods whose models (msgraph-sdk v1.0 and beta) have a displayName; the others do not.
