@@ -173,6 +173,17 @@ def _open(path_text: str, limits: ReaderLimits, region: str | None, err: TextIO)
     return _Input(path, scan, region)
 
 
+def _open_accepted(path_text: str, settings: Settings, err: TextIO) -> _Input | None:
+    """``_open`` with the settings' limits; None (the problems printed) unless the file was accepted."""
+    limits = settings.limits
+    given = _open(path_text, ReaderLimits(limits.max_file_bytes, limits.max_rows), limits.default_region, err)
+    if given is not None and not given.scan.accepted:
+        for problem in given.scan.file_errors:
+            print(problem, file=err)
+        return None
+    return given
+
+
 def _reread_failed(path_text: str, exc: Exception, err: TextIO) -> int:
     """The file could not be read a second time as it was the first (changed, removed)."""
     reason = exc.strerror if isinstance(exc, OSError) else str(exc)
@@ -222,13 +233,8 @@ def _conformance(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = Settings.from_env(os.environ)
-    limits = settings.limits
-    given = _open(args.file, ReaderLimits(limits.max_file_bytes, limits.max_rows), limits.default_region, err)
+    given = _open_accepted(args.file, settings, err)
     if given is None:
-        return EXIT_REJECTED
-    if not given.scan.accepted:
-        for problem in given.scan.file_errors:
-            print(problem, file=err)
         return EXIT_REJECTED
     for warning in given.scan.warnings:
         print(f"warning: {warning}", file=err)
@@ -267,17 +273,10 @@ def _inventory(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from provisioning.use_cases.inventory import inventory_chunks
 
     settings = Settings.from_env(os.environ)
-    limits = settings.limits
     given = None
     if args.file is not None:
-        given = _open(
-            args.file, ReaderLimits(limits.max_file_bytes, limits.max_rows), limits.default_region, err
-        )
+        given = _open_accepted(args.file, settings, err)
         if given is None:
-            return EXIT_REJECTED
-        if not given.scan.accepted:
-            for problem in given.scan.file_errors:
-                print(problem, file=err)
             return EXIT_REJECTED
     directory = Path(args.report_dir)
     directory.mkdir(parents=True, exist_ok=True)

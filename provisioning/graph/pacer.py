@@ -125,7 +125,7 @@ class Pacer:
         self._share_source: ShareSource | None = None
         self._poll_s = write_window_s * POLL_SHARE
         self._quiet_s = write_window_s * QUIET_SHARE
-        self._recovery_per_s = RECOVERY_PER_S * QUOTA_WINDOW_S / write_window_s
+        self._recovery_per_s = (1.0 - THROTTLED_FACTOR) / (write_window_s * RECOVERY_SHARE)
         self._pause_until = now
         self._last_signal = -math.inf  # last 429 or high limit percentage
         self._last_slow = -math.inf
